@@ -1,0 +1,206 @@
+// `tlsward issue`: obtain one certificate now, proving the names with a TLS-ALPN-01 responder that this
+// command opens on --port for the duration of the order, and store it in the --cache folder.
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { fetchTrusting } from '../acme/fetch.js';
+import type { FetchLike } from '../acme/http.js';
+import { normalizeDomains } from '../acme/identifiers.js';
+import type { KeyType } from '../crypto/keys.js';
+import { AcmeProblemError, ChallengeFailedError, InvalidIdentifierError, TlswardError } from '../errors.js';
+import { AcmeIssuer } from '../issuers/acme-issuer.js';
+import type { IssueProgress } from '../issuers/issuer.js';
+import { CertificateStore } from '../manager/certificate-store.js';
+import { createSharedTlsListener } from '../server/alpn-tls-server.js';
+import type { ChallengeType } from '../solvers/solver.js';
+import { TlsAlpn01Solver, TlsAlpnChallenges } from '../solvers/tls-alpn-01.js';
+import { FileStorage } from '../storage/fs.js';
+import { EXIT_FAILURE, EXIT_OK, UsageError } from './exit-codes.js';
+import { describeProgress } from './progress.js';
+import type { Terminal } from './terminal.js';
+
+export interface IssueCommandOptions {
+  directory: string;
+  contact: string[];
+  cache: string;
+  domain: string[];
+  challenge: ChallengeType;
+  port: number;
+  listen?: string;
+  keyType: KeyType;
+  preferredChain?: string;
+  eabKid?: string;
+  eabHmacKey?: string;
+  caFile?: string;
+  json?: boolean;
+}
+
+export async function runIssue(options: IssueCommandOptions, terminal: Terminal): Promise<number> {
+  const names = validate(options);
+  const fetch = options.caFile ? fetchTrusting(await readCaFile(options.caFile)) : undefined;
+  const storage = new FileStorage({ root: options.cache });
+  const progress = (event: IssueProgress) => {
+    if (!options.json) terminal.err(`${describeProgress(event)}\n`);
+  };
+  const challenges = new TlsAlpnChallenges();
+  const issuer = new AcmeIssuer({
+    directoryUrl: options.directory,
+    storage,
+    contact: options.contact,
+    ...(options.eabKid && options.eabHmacKey
+      ? { externalAccountBinding: { kid: options.eabKid, hmacKey: options.eabHmacKey } }
+      : {}),
+    solvers: [new TlsAlpn01Solver(challenges)],
+    keyType: options.keyType,
+    ...(options.preferredChain ? { preferredChain: options.preferredChain } : {}),
+    ...(fetch ? { fetch: fetch as FetchLike } : {}),
+    onProgress: progress,
+  });
+
+  const responder = createSharedTlsListener({ challenges });
+  const interrupt = abortOnInterrupt();
+  const signal = interrupt.signal;
+  try {
+    const address = await listenOnBestAddress(responder.listen, options.port, options.listen);
+    if (!options.json) terminal.err(`TLS-ALPN-01 responder listening on ${address}\n`);
+    const issued = await issuer.issue({ names, keyType: options.keyType }, signal);
+    const stored = await new CertificateStore(storage).save(issuer.id, issued, signal);
+    const files = {
+      certificate: resolve(options.cache, stored.keys.certificate),
+      chain: resolve(options.cache, stored.keys.chain),
+      fullchain: resolve(options.cache, stored.keys.fullchain),
+      privateKey: resolve(options.cache, stored.keys.privateKey),
+    };
+    if (options.json) {
+      terminal.out(
+        `${JSON.stringify({ names: issued.names, notAfter: issued.info.notAfter.toISOString(), ...files })}\n`,
+      );
+    } else {
+      terminal.out(
+        [
+          `Certificate for ${issued.names.join(', ')} issued by ${issued.info.issuerCommonName ?? issued.info.issuer}`,
+          `  expires     ${issued.info.notAfter.toISOString()} (${daysLeft(issued.info.notAfter)} days)`,
+          `  certificate ${files.certificate}`,
+          `  chain       ${files.chain}`,
+          `  fullchain   ${files.fullchain}`,
+          `  private key ${files.privateKey}`,
+          '',
+        ].join('\n'),
+      );
+    }
+    return EXIT_OK;
+  } catch (error) {
+    reportFailure(error, names, options, terminal);
+    return EXIT_FAILURE;
+  } finally {
+    interrupt.dispose();
+    await responder.close();
+  }
+}
+
+function validate(options: IssueCommandOptions): string[] {
+  if (options.challenge !== 'tls-alpn-01') {
+    throw new UsageError(`--challenge ${options.challenge} is not available yet; use tls-alpn-01`);
+  }
+  if (Boolean(options.eabKid) !== Boolean(options.eabHmacKey)) {
+    throw new UsageError('--eab-kid and --eab-hmac-key go together');
+  }
+  try {
+    const names = normalizeDomains(options.domain);
+    const wildcard = names.find((name) => name.startsWith('*.'));
+    if (wildcard) throw new UsageError(`${wildcard}: a wildcard name can only be proven with dns-01`);
+    return names;
+  } catch (error) {
+    if (error instanceof InvalidIdentifierError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+async function readCaFile(path: string): Promise<string> {
+  try {
+    const pem = await readFile(path, 'utf8');
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no PEM certificate in it');
+    return pem;
+  } catch (error) {
+    throw new UsageError(`--ca-file ${path}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/**
+ * Binds the responder: the given address, or all interfaces — IPv6 dual-stack where the host has IPv6,
+ * IPv4 otherwise.
+ */
+async function listenOnBestAddress(
+  listen: (port: number, host?: string) => Promise<{ address: string; port: number }>,
+  port: number,
+  host: string | undefined,
+): Promise<string> {
+  const format = (bound: { address: string; port: number }) =>
+    bound.address.includes(':') ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`;
+  try {
+    if (host !== undefined) return format(await listen(port, host));
+    try {
+      return format(await listen(port, '::'));
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL') throw error;
+      return format(await listen(port, '0.0.0.0'));
+    }
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const hint = code === 'EACCES' ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : '';
+    throw new UsageError(
+      `cannot listen on port ${port}${host ? ` of ${host}` : ''}: ${code ?? error}${hint}`,
+    );
+  }
+}
+
+function reportFailure(
+  error: unknown,
+  names: string[],
+  options: IssueCommandOptions,
+  terminal: Terminal,
+): void {
+  if (error instanceof UsageError) throw error;
+  const domain =
+    error instanceof ChallengeFailedError
+      ? error.domain
+      : error instanceof AcmeProblemError
+        ? error.identifier?.value
+        : undefined;
+  const message = error instanceof Error ? error.message : String(error);
+  if (options.json) {
+    const problem = error instanceof ChallengeFailedError ? error.problem : error;
+    terminal.out(
+      `${JSON.stringify({
+        error: {
+          code: error instanceof TlswardError ? error.code : 'INTERNAL',
+          message,
+          names,
+          ...(domain ? { domain } : {}),
+          ...(problem instanceof AcmeProblemError ? { type: problem.type, detail: problem.detail } : {}),
+          retryable: error instanceof TlswardError ? error.retryable : false,
+        },
+      })}\n`,
+    );
+  }
+  terminal.err(`tlsward: issuing a certificate for ${names.join(', ')} failed:\n${message}\n`);
+}
+
+function daysLeft(notAfter: Date): number {
+  return Math.floor((notAfter.getTime() - Date.now()) / 86_400_000);
+}
+
+/** Ctrl-C aborts the order cleanly (responder closed, challenge answers removed) instead of killing it. */
+function abortOnInterrupt(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onSignal = () => controller.abort(new Error('interrupted'));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}

@@ -1,0 +1,90 @@
+// The `tlsward` command line: parses arguments with commander and maps outcomes to exit codes
+// (0 success, 1 the operation failed, 2 bad usage). Each subcommand lives in its own file.
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { KEY_TYPES } from '../crypto/keys.js';
+import { CHALLENGE_TYPES } from '../solvers/solver.js';
+import { VERSION } from '../version.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './exit-codes.js';
+import { type IssueCommandOptions, runIssue } from './issue.js';
+import { createTerminal, type Terminal } from './terminal.js';
+
+export async function main(argv: readonly string[], terminal: Terminal = createTerminal()): Promise<number> {
+  let exitCode = EXIT_OK;
+  const program = new Command('tlsward')
+    .description('Automatic TLS certificates over ACME (RFC 8555)')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => terminal.out(text),
+      writeErr: (text) => terminal.err(text),
+    })
+    .showHelpAfterError('(run with --help for usage)');
+
+  program
+    .command('issue')
+    .description('obtain a certificate now and store it in the cache folder')
+    .requiredOption('--directory <url>', 'ACME directory URL of the CA', parseUrl)
+    .option('--contact <email>', 'contact address for the account (repeatable)', collect, [])
+    .requiredOption('--cache <dir>', 'folder for the account, keys and certificates')
+    .requiredOption(
+      '--domain <name>',
+      'a name for the certificate (repeatable; the first is primary)',
+      collect,
+      [],
+    )
+    .addOption(
+      new Option('--challenge <type>', 'how to prove control of the names')
+        .choices([...CHALLENGE_TYPES])
+        .default('tls-alpn-01'),
+    )
+    .option('--port <n>', 'port of the TLS-ALPN-01 responder', parsePort, 443)
+    .option('--listen <address>', 'address the challenge responder binds (default: all interfaces)')
+    .addOption(
+      new Option('--key-type <type>', 'certificate key type').choices([...KEY_TYPES]).default('ec256'),
+    )
+    .option('--preferred-chain <issuer>', 'issuer common name of the chain to prefer')
+    .option('--eab-kid <kid>', 'external account binding key id')
+    .option('--eab-hmac-key <key>', 'external account binding HMAC key (base64url)')
+    .option('--ca-file <pem>', "PEM file of CA certificates to trust for the directory's HTTPS")
+    .option('--json', 'print one JSON object on stdout instead of text')
+    .action(async (options: IssueCommandOptions) => {
+      exitCode = await runIssue(options, terminal);
+    });
+
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    if (error instanceof UsageError) {
+      terminal.err(`tlsward: ${error.message}\n`);
+      return EXIT_USAGE;
+    }
+    terminal.err(`tlsward: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT_FAILURE;
+  }
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new InvalidArgumentError('must be a port number from 1 to 65535');
+  }
+  return port;
+}
+
+function parseUrl(value: string): string {
+  try {
+    const url = new URL(value);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('not http(s)');
+    return url.href;
+  } catch {
+    throw new InvalidArgumentError('must be an http(s) URL');
+  }
+}
