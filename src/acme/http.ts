@@ -5,8 +5,9 @@
 import { AcmeProblemError, AcmeProtocolError, NetworkError, type ProblemDocument } from '../errors.js';
 import { backoffDelay, type Clock, parseRetryAfter, systemClock } from '../util/clock.js';
 import { VERSION } from '../version.js';
+import { nodeFetch } from './fetch.js';
 
-/** The part of a fetch Response we use; global fetch and undici's fetch both fit. */
+/** The part of a fetch Response we use; nodeFetch (fetch.ts), the global fetch and undici's all fit. */
 export interface HttpResponseLike {
   readonly status: number;
   readonly headers: { get(name: string): string | null };
@@ -72,7 +73,7 @@ export class AcmeHttp {
   readonly #onNonce: (nonce: string) => void;
 
   constructor(options: AcmeHttpOptions = {}) {
-    this.#fetch = options.fetch ?? (globalThis.fetch as unknown as FetchLike);
+    this.#fetch = options.fetch ?? nodeFetch();
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;
     this.#retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };

@@ -2,8 +2,7 @@
 // command opens on --port for the duration of the order, and store it in the --cache folder.
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { fetchTrusting } from '../acme/fetch.js';
-import type { FetchLike } from '../acme/http.js';
+import { nodeFetch } from '../acme/fetch.js';
 import { normalizeDomains } from '../acme/identifiers.js';
 import type { KeyType } from '../crypto/keys.js';
 import { AcmeProblemError, ChallengeFailedError, InvalidIdentifierError, TlswardError } from '../errors.js';
@@ -36,7 +35,7 @@ export interface IssueCommandOptions {
 
 export async function runIssue(options: IssueCommandOptions, terminal: Terminal): Promise<number> {
   const names = validate(options);
-  const fetch = options.caFile ? fetchTrusting(await readCaFile(options.caFile)) : undefined;
+  const fetch = options.caFile ? nodeFetch({ ca: await readCaFile(options.caFile) }) : undefined;
   const storage = new FileStorage({ root: options.cache });
   const progress = (event: IssueProgress) => {
     if (!options.json) terminal.err(`${describeProgress(event)}\n`);
@@ -52,7 +51,7 @@ export async function runIssue(options: IssueCommandOptions, terminal: Terminal)
     solvers: [new TlsAlpn01Solver(challenges)],
     keyType: options.keyType,
     ...(options.preferredChain ? { preferredChain: options.preferredChain } : {}),
-    ...(fetch ? { fetch: fetch as FetchLike } : {}),
+    ...(fetch ? { fetch } : {}),
     onProgress: progress,
   });
 

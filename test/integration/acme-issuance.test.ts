@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
-import { fetchTrusting } from '../../src/acme/fetch.js';
+import { nodeFetch } from '../../src/acme/fetch.js';
 import { keyTypeOf } from '../../src/crypto/keys.js';
 import { ChallengeFailedError } from '../../src/errors.js';
 import { AcmeIssuer, type AcmeIssuerOptions } from '../../src/issuers/acme-issuer.js';
@@ -59,7 +59,7 @@ async function startRig(pebbleOptions: Parameters<typeof startPebble>[0] = {}): 
         storage,
         contact: ['admin@example.test'],
         solvers: [new TlsAlpn01Solver(challenges)],
-        fetch: fetchTrusting(pebble.caPem),
+        fetch: nodeFetch({ ca: pebble.caPem }),
         onProgress: (event) => events.push(event),
         ...overrides,
       });
