@@ -4,6 +4,7 @@ import { type KeyObject, webcrypto } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { publicKeyOf, subjectPublicKeyInfo, x509SignatureAlgorithm } from './keys.js';
+import { toPem } from './pem.js';
 
 const OID_COMMON_NAME = '2.5.4.3';
 const OID_EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
@@ -69,6 +70,5 @@ export async function createCsr(key: KeyObject, names: readonly string[]): Promi
 
 /** PEM form of a DER CSR, for people and tools that read it. */
 export function csrToPem(der: Uint8Array): string {
-  const base64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n');
-  return `-----BEGIN CERTIFICATE REQUEST-----\n${base64}${base64.endsWith('\n') ? '' : '\n'}-----END CERTIFICATE REQUEST-----\n`;
+  return toPem('CERTIFICATE REQUEST', der);
 }
