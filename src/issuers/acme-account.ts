@@ -6,7 +6,7 @@ import type { KeyObject } from 'node:crypto';
 import type { AcmeClient, NewAccountOptions } from '../acme/client.js';
 import { generatePrivateKey, privateKeyFromPem, privateKeyToPem } from '../crypto/keys.js';
 import { AcmeProblemError, StorageError } from '../errors.js';
-import { accountKeys } from '../storage/keys.js';
+import { accountKeys, accountLockName } from '../storage/keys.js';
 import type { Storage } from '../storage/storage.js';
 
 export interface AccountRegistration {
@@ -29,7 +29,7 @@ export class AcmeAccountStore {
   constructor(storage: Storage, issuerId: string, accountName: string) {
     this.#storage = storage;
     this.#keys = accountKeys(issuerId, accountName);
-    this.#lockName = `account/${issuerId}/${accountName}`;
+    this.#lockName = accountLockName(issuerId, accountName);
   }
 
   /** The stored account, making and storing a key first when there is none. */

@@ -33,6 +33,11 @@ export interface SharedTlsListenerOptions {
   readonly challenges: TlsAlpnChallengeLookup;
   /** Receives every connection that is not an acme-tls/1 one; without it such connections are dropped. */
   readonly tlsServer?: tls.Server;
+  /**
+   * Instead of `tlsServer`: takes every other connection as raw bytes (the ClientHello unshifted), for
+   * a listener that passes traffic through untouched to another server.
+   */
+  readonly forward?: (socket: net.Socket) => void;
   /** How long a client may take to send its whole ClientHello; default 10 s. */
   readonly helloTimeoutMs?: number;
   /** Most bytes buffered while waiting for the ClientHello; default MAX_CLIENT_HELLO_BYTES. */
@@ -60,6 +65,7 @@ const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
 const DEFAULT_CHALLENGE_TIMEOUT_MS = 10_000;
 
 export function createSharedTlsListener(options: SharedTlsListenerOptions): SharedTlsListener {
+  if (options.tlsServer && options.forward) throw new TypeError('give tlsServer or forward, not both');
   const helloTimeoutMs = options.helloTimeoutMs ?? DEFAULT_HELLO_TIMEOUT_MS;
   const challengeTimeoutMs = options.challengeTimeoutMs ?? DEFAULT_CHALLENGE_TIMEOUT_MS;
   const maxHelloBytes = options.maxHelloBytes ?? MAX_CLIENT_HELLO_BYTES;
@@ -149,6 +155,10 @@ export function createSharedTlsListener(options: SharedTlsListenerOptions): Shar
     socket.on('error', ignore);
     if (hello.alpnProtocols.includes(ACME_TLS_ALPN_PROTOCOL)) {
       answerChallenge(socket, hello.serverName, remoteAddress);
+      return;
+    }
+    if (options.forward) {
+      options.forward(socket);
       return;
     }
     if (!options.tlsServer) {

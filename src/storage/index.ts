@@ -3,6 +3,7 @@ export { FileStorage, type FileStorageOptions } from './fs.js';
 export {
   type AccountKeys,
   accountKeys,
+  accountLockName,
   accountNameFor,
   assertKey,
   assertPrefix,

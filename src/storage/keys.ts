@@ -7,6 +7,7 @@
 //   accounts/<issuer>/<account>/account.json       the registration (account URL, contacts)
 //   certificates/<issuer>/<cert>/cert.pem|chain.pem|fullchain.pem|privkey.pem|metadata.json
 //   issue/<cert>                                   lock name held while obtaining <cert>
+//   account/<issuer>/<account>                     lock name held while registering an account
 import { createHash } from 'node:crypto';
 import { isIPv6 } from 'node:net';
 
@@ -149,6 +150,13 @@ export function accountKeys(issuerId: string, accountName: string): AccountKeys 
   assertSafeName('account name', accountName);
   const folder = `accounts/${issuerId}/${accountName}`;
   return { folder, privateKey: `${folder}/key.pem`, registration: `${folder}/account.json` };
+}
+
+/** The lock held while creating or updating an account, so two nodes never register it twice. */
+export function accountLockName(issuerId: string, accountName: string): string {
+  assertSafeName('issuer id', issuerId);
+  assertSafeName('account name', accountName);
+  return `account/${issuerId}/${accountName}`;
 }
 
 /** One certificate name as a key segment; IPv6 addresses (RFC 8738) get a '_ipv6_' form without ':'. */

@@ -65,7 +65,7 @@ describe('CertificateManager', () => {
       events.map((e) => e.name),
       ['obtaining', 'obtained', 'certificate-installed'],
     );
-    assert.equal((events[0]?.payload as { reason: string }).reason, 'missing');
+    assert.deepEqual(events[0]?.payload, { id: 'le', names: ['mail.example.org'], reason: 'missing' });
     await manager.stop();
   });
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   accountKeys,
+  accountLockName,
   accountNameFor,
   assertKey,
   certificateKeys,
@@ -116,6 +117,8 @@ describe('accounts', () => {
       privateKey: 'accounts/127.0.0.1_14000-dir/admin_at_example.org/key.pem',
       registration: 'accounts/127.0.0.1_14000-dir/admin_at_example.org/account.json',
     });
+    assert.equal(accountLockName('127.0.0.1_14000-dir', 'default'), 'account/127.0.0.1_14000-dir/default');
+    assert.throws(() => accountLockName('a/b', 'default'), TypeError);
     assert.throws(() => accountKeys('../x', 'default'), TypeError);
     assert.throws(() => accountKeys('issuer', 'a/b'), TypeError);
     assert.ok(isPrivateKeyPath(keys.privateKey));
