@@ -9,7 +9,7 @@ bash scripts/setup.sh
 echo '== type-check'
 npx tsc --noEmit
 echo '== lint'
-npx biome check src test scripts bench
+npx biome check
 
 mapfile -t unit < <(find test/unit -name '*.test.ts' | sort)
 mapfile -t integration < <(find test/integration -name '*.test.ts' | sort)
