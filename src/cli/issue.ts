@@ -5,12 +5,15 @@ import { resolve } from 'node:path';
 import { nodeFetch } from '../acme/fetch.js';
 import { normalizeDomains } from '../acme/identifiers.js';
 import type { KeyType } from '../crypto/keys.js';
+import { preloadX509Library } from '../crypto/x509-library.js';
 import { AcmeProblemError, ChallengeFailedError, InvalidIdentifierError, TlswardError } from '../errors.js';
 import { AcmeIssuer } from '../issuers/acme-issuer.js';
 import type { IssueProgress } from '../issuers/issuer.js';
 import { CertificateStore } from '../manager/certificate-store.js';
 import { createSharedTlsListener } from '../server/alpn-tls-server.js';
-import type { ChallengeType } from '../solvers/solver.js';
+import { createHttpChallengeServer } from '../server/http-challenge.js';
+import { Http01Solver, HttpChallenges } from '../solvers/http-01.js';
+import type { ChallengeSolver, ChallengeType } from '../solvers/solver.js';
 import { TlsAlpn01Solver, TlsAlpnChallenges } from '../solvers/tls-alpn-01.js';
 import { FileStorage } from '../storage/fs.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from './exit-codes.js';
@@ -23,7 +26,8 @@ export interface IssueCommandOptions {
   cache: string;
   domain: string[];
   challenge: ChallengeType;
-  port: number;
+  /** Default: the port the CA connects to for the challenge type. */
+  port?: number;
   listen?: string;
   keyType: KeyType;
   preferredChain?: string;
@@ -35,12 +39,13 @@ export interface IssueCommandOptions {
 
 export async function runIssue(options: IssueCommandOptions, terminal: Terminal): Promise<number> {
   const names = validate(options);
+  preloadX509Library(); // needed for the challenge certificate and the CSR; load while the CA answers
   const fetch = options.caFile ? nodeFetch({ ca: await readCaFile(options.caFile) }) : undefined;
   const storage = new FileStorage({ root: options.cache });
   const progress = (event: IssueProgress) => {
     if (!options.json) terminal.err(`${describeProgress(event)}\n`);
   };
-  const challenges = new TlsAlpnChallenges();
+  const responder = createResponder(options.challenge);
   const issuer = new AcmeIssuer({
     directoryUrl: options.directory,
     storage,
@@ -48,19 +53,19 @@ export async function runIssue(options: IssueCommandOptions, terminal: Terminal)
     ...(options.eabKid && options.eabHmacKey
       ? { externalAccountBinding: { kid: options.eabKid, hmacKey: options.eabHmacKey } }
       : {}),
-    solvers: [new TlsAlpn01Solver(challenges)],
+    solvers: [responder.solver],
     keyType: options.keyType,
     ...(options.preferredChain ? { preferredChain: options.preferredChain } : {}),
     ...(fetch ? { fetch } : {}),
     onProgress: progress,
   });
 
-  const responder = createSharedTlsListener({ challenges });
   const interrupt = abortOnInterrupt();
   const signal = interrupt.signal;
   try {
-    const address = await listenOnBestAddress(responder.listen, options.port, options.listen);
-    if (!options.json) terminal.err(`TLS-ALPN-01 responder listening on ${address}\n`);
+    const port = options.port ?? (options.challenge === 'http-01' ? 80 : 443);
+    const address = await listenOnBestAddress(responder.listen, port, options.listen);
+    if (!options.json) terminal.err(`${options.challenge} responder listening on ${address}\n`);
     const issued = await issuer.issue({ names, keyType: options.keyType }, signal);
     const stored = await new CertificateStore(storage).save(issuer.id, issued, signal);
     const files = {
@@ -96,9 +101,27 @@ export async function runIssue(options: IssueCommandOptions, terminal: Terminal)
   }
 }
 
+interface Responder {
+  readonly solver: ChallengeSolver;
+  listen(port: number, host?: string): Promise<{ address: string; port: number }>;
+  close(): Promise<void>;
+}
+
+/** The solver for the chosen challenge and the server that answers the CA for it. */
+function createResponder(challenge: ChallengeType): Responder {
+  if (challenge === 'http-01') {
+    const tokens = new HttpChallenges();
+    const server = createHttpChallengeServer({ challenges: tokens, otherRequests: 'not-found' });
+    return { solver: new Http01Solver(tokens), listen: server.listen, close: server.close };
+  }
+  const names = new TlsAlpnChallenges();
+  const listener = createSharedTlsListener({ challenges: names });
+  return { solver: new TlsAlpn01Solver(names), listen: listener.listen, close: listener.close };
+}
+
 function validate(options: IssueCommandOptions): string[] {
-  if (options.challenge !== 'tls-alpn-01') {
-    throw new UsageError(`--challenge ${options.challenge} is not available yet; use tls-alpn-01`);
+  if (options.challenge === 'dns-01') {
+    throw new UsageError('--challenge dns-01 is not available in the CLI yet; use tls-alpn-01 or http-01');
   }
   if (Boolean(options.eabKid) !== Boolean(options.eabHmacKey)) {
     throw new UsageError('--eab-kid and --eab-hmac-key go together');

@@ -37,7 +37,11 @@ export async function main(argv: readonly string[], terminal: Terminal = createT
         .choices([...CHALLENGE_TYPES])
         .default('tls-alpn-01'),
     )
-    .option('--port <n>', 'port of the TLS-ALPN-01 responder', parsePort, 443)
+    .option(
+      '--port <n>',
+      'port of the challenge responder (default: 443 for tls-alpn-01, 80 for http-01)',
+      parsePort,
+    )
     .option('--listen <address>', 'address the challenge responder binds (default: all interfaces)')
     .addOption(
       new Option('--key-type <type>', 'certificate key type').choices([...KEY_TYPES]).default('ec256'),

@@ -1,8 +1,6 @@
 // The RFC 8737 TLS-ALPN-01 challenge certificate: self-signed, exactly one dNSName (the name being
 // proven) and a critical id-pe-acmeIdentifier extension holding SHA-256 of the key authorization.
 import { createHash } from 'node:crypto';
-import * as asn1js from 'asn1js';
-import { Extension } from 'pkijs';
 import { generatePrivateKey, privateKeyToPem } from './keys.js';
 import { createSelfSignedCertificate } from './self-signed.js';
 
@@ -26,11 +24,11 @@ export interface ChallengeCertificateOptions {
  * Makes the certificate a server presents on an `acme-tls/1` handshake for `domain`.
  * `domain` must be the ASCII (IDNA) form; a fresh P-256 key is made for every certificate.
  */
-export function createChallengeCertificate(
+export async function createChallengeCertificate(
   domain: string,
   keyAuthorization: string,
   options: ChallengeCertificateOptions = {},
-): ChallengeCertificate {
+): Promise<ChallengeCertificate> {
   if (!isAsciiDnsName(domain)) {
     throw new TypeError(`challenge certificate needs an ASCII DNS name, got ${JSON.stringify(domain)}`);
   }
@@ -39,7 +37,7 @@ export function createChallengeCertificate(
   const key = generatePrivateKey('ec256');
   const now = options.now ?? new Date();
   const digest = createHash('sha256').update(keyAuthorization, 'utf8').digest();
-  const certPem = createSelfSignedCertificate({
+  const certPem = await createSelfSignedCertificate({
     key,
     commonName: SUBJECT_COMMON_NAME,
     names: [domain],
@@ -49,11 +47,11 @@ export function createChallengeCertificate(
     extensions: [
       // RFC 8737 section 3: "The acmeIdentifier extension MUST be critical" and its value is an
       // OCTET STRING (Authorization ::= OCTET STRING (SIZE (32))), hence the double wrapping.
-      new Extension({
-        extnID: ACME_IDENTIFIER_OID,
+      {
+        oid: ACME_IDENTIFIER_OID,
         critical: true,
-        extnValue: new asn1js.OctetString({ valueHex: digest }).toBER(false),
-      }),
+        value: Buffer.concat([Buffer.from([0x04, digest.length]), digest]),
+      },
     ],
   });
   return { certPem, keyPem: privateKeyToPem(key) };

@@ -1,10 +1,9 @@
 // PKCS#10 certificate signing requests for ACME finalize (RFC 8555 section 7.4): every name in the
 // subjectAltName extension, the first also as the subject CN (many CAs and tools still look there).
 import { type KeyObject, webcrypto } from 'node:crypto';
-import * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
 import { publicKeyOf, subjectPublicKeyInfo, x509SignatureAlgorithm } from './keys.js';
 import { toPem } from './pem.js';
+import { type X509Library, x509Library } from './x509-library.js';
 
 const OID_COMMON_NAME = '2.5.4.3';
 const OID_EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
@@ -31,8 +30,8 @@ export function signingHashName(key: KeyObject): 'SHA-256' | 'SHA-384' {
   return x509SignatureAlgorithm(key).hash === 'sha384' ? 'SHA-384' : 'SHA-256';
 }
 
-/** A subjectAltName extension value listing `names` as dNSNames. */
-export function subjectAltNameExtension(names: readonly string[], critical = false): pkijs.Extension {
+/** A subjectAltName extension listing `names` as dNSNames. */
+export function subjectAltNameExtension({ pkijs }: X509Library, names: readonly string[], critical = false) {
   const altNames = new pkijs.GeneralNames({
     names: names.map((value) => new pkijs.GeneralName({ type: DNS_NAME, value })),
   });
@@ -46,6 +45,8 @@ export function subjectAltNameExtension(names: readonly string[], critical = fal
 /** Builds and signs a CSR for `names` (normalized ASCII, the first one primary); returns DER. */
 export async function createCsr(key: KeyObject, names: readonly string[]): Promise<Uint8Array> {
   if (names.length === 0) throw new TypeError('a CSR needs at least one name');
+  const library = await x509Library();
+  const { pkijs, asn1js } = library;
   const request = new pkijs.CertificationRequest();
   request.version = 0;
   const primary = names[0] ?? '';
@@ -61,7 +62,7 @@ export async function createCsr(key: KeyObject, names: readonly string[]): Promi
   request.attributes = [
     new pkijs.Attribute({
       type: OID_EXTENSION_REQUEST,
-      values: [new pkijs.Extensions({ extensions: [subjectAltNameExtension(names)] }).toSchema()],
+      values: [new pkijs.Extensions({ extensions: [subjectAltNameExtension(library, names)] }).toSchema()],
     }),
   ];
   await request.sign(await toSigningCryptoKey(key), signingHashName(key));

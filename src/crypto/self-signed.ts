@@ -1,19 +1,11 @@
 // Self-signed X.509 certificates: pkijs lays out the ASN.1, node:crypto signs (via keys.ts), so no
 // WebCrypto key import is needed. Used for the RFC 8737 challenge certificate and for test fixtures.
-
 import type { KeyObject } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
-import * as asn1js from 'asn1js';
-import {
-  AlgorithmIdentifier,
-  AttributeTypeAndValue,
-  Certificate,
-  type Extension,
-  PublicKeyInfo,
-} from 'pkijs';
 import { subjectAltNameExtension } from './csr.js';
 import { signX509, subjectPublicKeyInfo, x509SignatureAlgorithm } from './keys.js';
 import { toPem } from './pem.js';
+import { x509Library } from './x509-library.js';
 
 const COMMON_NAME_OID = '2.5.4.3';
 
@@ -27,11 +19,21 @@ export interface SelfSignedOptions {
   readonly notBefore: Date;
   readonly notAfter: Date;
   /** Extensions besides the subjectAltName. */
-  readonly extensions?: readonly Extension[];
+  readonly extensions?: readonly RawExtension[];
+}
+
+/** An X.509 extension given as its OID, criticality and the DER of its extnValue contents. */
+export interface RawExtension {
+  readonly oid: string;
+  readonly critical: boolean;
+  readonly value: Uint8Array;
 }
 
 /** Makes and signs the certificate; returns its PEM. */
-export function createSelfSignedCertificate(options: SelfSignedOptions): string {
+export async function createSelfSignedCertificate(options: SelfSignedOptions): Promise<string> {
+  const library = await x509Library();
+  const { asn1js } = library;
+  const { AlgorithmIdentifier, AttributeTypeAndValue, Certificate, Extension, PublicKeyInfo } = library.pkijs;
   const algorithm = new AlgorithmIdentifier({
     algorithmId: x509SignatureAlgorithm(options.key).oid,
     ...(x509SignatureAlgorithm(options.key).nullParameters ? { algorithmParams: new asn1js.Null() } : {}),
@@ -51,7 +53,17 @@ export function createSelfSignedCertificate(options: SelfSignedOptions): string 
   cert.notBefore.value = options.notBefore;
   cert.notAfter.value = options.notAfter;
   cert.subjectPublicKeyInfo = PublicKeyInfo.fromBER(subjectPublicKeyInfo(options.key));
-  cert.extensions = [subjectAltNameExtension(options.names), ...(options.extensions ?? [])];
+  cert.extensions = [
+    subjectAltNameExtension(library, options.names),
+    ...(options.extensions ?? []).map(
+      (raw) =>
+        new Extension({
+          extnID: raw.oid,
+          critical: raw.critical,
+          extnValue: Uint8Array.from(raw.value).buffer,
+        }),
+    ),
+  ];
 
   const tbs = new Uint8Array(cert.encodeTBS().toBER(false));
   cert.signatureAlgorithm = algorithm;

@@ -19,6 +19,8 @@ export interface AccountRegistration {
 export interface StoredAccount {
   readonly key: KeyObject;
   readonly registration: AccountRegistration | undefined;
+  /** True when the key was made just now: then no CA can know it yet. */
+  readonly keyIsNew: boolean;
 }
 
 export class AcmeAccountStore {
@@ -36,15 +38,18 @@ export class AcmeAccountStore {
   async load(signal: AbortSignal): Promise<StoredAccount> {
     return this.#withLock(signal, async () => {
       const storedKey = await this.#storage.get(this.#keys.privateKey, { signal });
-      let key: KeyObject;
-      if (storedKey) {
-        key = parseStoredKey(storedKey, this.#keys.privateKey);
-      } else {
-        key = generatePrivateKey('ec256');
+      if (!storedKey) {
+        const key = generatePrivateKey('ec256');
         await this.#storage.put(this.#keys.privateKey, Buffer.from(privateKeyToPem(key)), { signal });
+        return { key, registration: undefined, keyIsNew: true };
       }
+      const key = parseStoredKey(storedKey, this.#keys.privateKey);
       const registration = await this.#storage.get(this.#keys.registration, { signal });
-      return { key, registration: registration ? parseRegistration(registration) : undefined };
+      return {
+        key,
+        registration: registration ? parseRegistration(registration) : undefined,
+        keyIsNew: false,
+      };
     });
   }
 
@@ -70,16 +75,19 @@ export class AcmeAccountStore {
 
 /**
  * Makes sure `client` acts for a registered account: registers one when none is stored, and stores it.
- * Returns true when an account was created (or found) at the CA now, false when the stored one is used.
+ * A key that may already be known to the CA is looked up first (onlyReturnExisting); a new one is
+ * registered straight away. Returns true when the account was registered or found at the CA now,
+ * false when the stored one is used.
  */
 export async function ensureRegistered(
   client: AcmeClient,
   store: AcmeAccountStore,
-  options: NewAccountOptions,
+  options: NewAccountOptions & { keyIsNew: boolean },
   signal: AbortSignal,
 ): Promise<boolean> {
   if (client.accountUrl) return false;
-  const account = (await client.findAccount(signal)) ?? (await client.createAccount(options, signal));
+  const existing = options.keyIsNew ? undefined : await client.findAccount(signal);
+  const account = existing ?? (await client.createAccount(options, signal));
   await store.saveRegistration(
     {
       url: account.url,

@@ -126,6 +126,7 @@ export class AcmeIssuer implements Issuer {
           ? { externalAccountBinding: this.#options.externalAccountBinding }
           : {}),
         termsOfServiceAgreed: true,
+        keyIsNew: stored.keyIsNew,
       },
       signal,
     );

@@ -83,7 +83,10 @@ export class TlsAlpn01Solver implements ChallengeSolver {
     if (challenge.wildcard) {
       throw new TypeError(`TLS-ALPN-01 cannot prove the wildcard name *.${challenge.domain}`);
     }
-    const { certPem, keyPem } = createChallengeCertificate(challenge.domain, challenge.keyAuthorization);
+    const { certPem, keyPem } = await createChallengeCertificate(
+      challenge.domain,
+      challenge.keyAuthorization,
+    );
     const context = createSecureContext({ cert: certPem, key: keyPem });
     this.#challenges.set(challenge.domain, challenge.keyAuthorization, context);
   }

@@ -94,6 +94,15 @@ describe('tlsward issue', () => {
     assert.match(run.stdout, /expires\s+\d{4}-/);
   });
 
+  it('proves names over HTTP-01 with --challenge http-01', async () => {
+    const args = common(join(scratch, 'http'));
+    args[args.indexOf('--port') + 1] = String(pebble.httpPort);
+    const run = await tlsward(['issue', ...args, '--challenge', 'http-01', '--domain', 'http.example.test']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /http-01 responder listening on 127\.0\.0\.1:\d+/);
+    assert.match(run.stderr, /http\.example\.test: (http-01 valid|already authorized)/);
+  });
+
   it('exits 1 naming the domain and the CA detail when the challenge cannot succeed', async () => {
     // The responder listens on a port Pebble does not dial, so validation finds nothing there.
     const args = common(join(scratch, 'fail'));

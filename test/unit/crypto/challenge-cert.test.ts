@@ -17,10 +17,10 @@ function derOf(pem: string): Buffer {
   return Buffer.from(pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
 }
 
-describe('the TLS-ALPN-01 challenge certificate', () => {
-  const { certPem, keyPem } = createChallengeCertificate('a.example.test', KEY_AUTH);
-  const cert = new X509Certificate(certPem);
+const { certPem, keyPem } = await createChallengeCertificate('a.example.test', KEY_AUTH);
+const cert = new X509Certificate(certPem);
 
+describe('the TLS-ALPN-01 challenge certificate', () => {
   it('names exactly the domain being proven, as its only subjectAltName', () => {
     assert.equal(cert.subjectAltName, 'DNS:a.example.test');
   });
@@ -56,29 +56,29 @@ describe('the TLS-ALPN-01 challenge certificate', () => {
     );
   });
 
-  it('is valid from a day before now until a week after, to tolerate a validator with a slow clock', () => {
+  it('is valid from a day before now until a week after, to tolerate a validator with a slow clock', async () => {
     const now = new Date('2030-06-01T12:00:00Z');
     const short = new X509Certificate(
-      createChallengeCertificate('a.example.test', KEY_AUTH, { now }).certPem,
+      (await createChallengeCertificate('a.example.test', KEY_AUTH, { now })).certPem,
     );
     assert.equal(new Date(short.validFrom).toISOString(), '2030-05-31T12:00:00.000Z');
     assert.equal(new Date(short.validTo).toISOString(), '2030-06-08T12:00:00.000Z');
   });
 
-  it('gets a new random positive serial and a new key every time', () => {
-    const other = createChallengeCertificate('a.example.test', KEY_AUTH);
+  it('gets a new random positive serial and a new key every time', async () => {
+    const other = await createChallengeCertificate('a.example.test', KEY_AUTH);
     const otherCert = new X509Certificate(other.certPem);
     assert.notEqual(otherCert.serialNumber, cert.serialNumber);
     assert.notEqual(other.keyPem, keyPem);
     assert.ok(Number.parseInt(cert.serialNumber.slice(0, 2), 16) < 0x80);
   });
 
-  it('refuses names that are not ASCII DNS names, and an empty key authorization', () => {
-    assert.throws(() => createChallengeCertificate('bücher.example', KEY_AUTH), TypeError);
-    assert.throws(() => createChallengeCertificate('a b.example', KEY_AUTH), TypeError);
-    assert.throws(() => createChallengeCertificate('', KEY_AUTH), TypeError);
-    assert.throws(() => createChallengeCertificate('a.example.test.', KEY_AUTH), TypeError);
-    assert.throws(() => createChallengeCertificate('a..example.test', KEY_AUTH), TypeError);
-    assert.throws(() => createChallengeCertificate('a.example.test', ''), TypeError);
+  it('refuses names that are not ASCII DNS names, and an empty key authorization', async () => {
+    await assert.rejects(createChallengeCertificate('bücher.example', KEY_AUTH), TypeError);
+    await assert.rejects(createChallengeCertificate('a b.example', KEY_AUTH), TypeError);
+    await assert.rejects(createChallengeCertificate('', KEY_AUTH), TypeError);
+    await assert.rejects(createChallengeCertificate('a.example.test.', KEY_AUTH), TypeError);
+    await assert.rejects(createChallengeCertificate('a..example.test', KEY_AUTH), TypeError);
+    await assert.rejects(createChallengeCertificate('a.example.test', ''), TypeError);
   });
 });

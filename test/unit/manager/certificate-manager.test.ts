@@ -27,7 +27,7 @@ class FakeIssuer implements Issuer {
     const failure = this.failures.shift();
     if (failure) throw failure;
     const now = this.clock.now();
-    return fakeIssuedCertificate(request.names, new Date(now - 1000), new Date(now + this.lifetime));
+    return await fakeIssuedCertificate(request.names, new Date(now - 1000), new Date(now + this.lifetime));
   }
 }
 
@@ -41,6 +41,35 @@ function setUp(options: { lifetime?: number } = {}) {
     manager.events.on(name, (payload: ManagerEvents[typeof name]) => events.push({ name, payload }));
   }
   return { clock, storage, issuer, manager, events };
+}
+
+/** Resolves after the next attempt's outcome: a certificate installed, or a failure recorded. */
+function nextOutcome(manager: CertificateManager): Promise<void> {
+  return new Promise((resolve) => {
+    const offs = [
+      manager.events.on('certificate-installed', () => done()),
+      manager.events.on('renewal-failed', () => done()),
+    ];
+    const done = () => {
+      for (const off of offs) off();
+      // Let the scheduler reach its next sleep before the test moves the clock again.
+      settle().then(resolve);
+    };
+  });
+}
+
+/** Moves the clock and waits for the attempt it triggers to finish. */
+async function advanceThroughAttempt(manager: CertificateManager, clock: ManualClock, ms: number): Promise<void> {
+  const outcome = nextOutcome(manager);
+  await clock.advance(ms);
+  await outcome;
+}
+
+/** Starts the manager and waits for its first attempt (there is nothing stored). */
+async function startAndObtain(manager: CertificateManager): Promise<void> {
+  const outcome = nextOutcome(manager);
+  await manager.start();
+  await outcome;
 }
 
 /** Serial of the certificate a SecureContext would present (read back through a throwaway TLS socket is overkill). */
@@ -57,8 +86,7 @@ describe('CertificateManager', () => {
   it('obtains a missing certificate in the background and then serves it by name', async () => {
     const { manager, issuer, events } = setUp();
     manager.add({ id: 'le', names: ['mail.example.org'], issuer, renewBeforeMs: 30 * DAY });
-    await manager.start();
-    await settle();
+    await startAndObtain(manager);
     assert.equal(issuer.requests.length, 1);
     assert.ok(await manager.secureContextFor('mail.example.org'));
     assert.deepEqual(
@@ -74,12 +102,11 @@ describe('CertificateManager', () => {
     const now = clock.now();
     await new CertificateStore(storage).save(
       issuer.id,
-      fakeIssuedCertificate(['mail.example.org'], new Date(now - DAY), new Date(now + 80 * DAY)),
+      await fakeIssuedCertificate(['mail.example.org'], new Date(now - DAY), new Date(now + 80 * DAY)),
       AbortSignal.timeout(5000),
     );
     manager.add({ id: 'le', names: ['mail.example.org'], issuer, renewBeforeMs: 30 * DAY });
-    await manager.start();
-    await settle();
+    await startAndObtain(manager);
     assert.equal(issuer.requests.length, 0);
     assert.ok(await manager.secureContextFor('mail.example.org'));
     await manager.stop();
@@ -88,12 +115,11 @@ describe('CertificateManager', () => {
   it('renews by itself when the due time comes and serves the new certificate', async () => {
     const { manager, issuer, clock } = setUp();
     manager.add({ id: 'le', names: ['mail.example.org'], issuer, renewBeforeMs: 30 * DAY });
-    await manager.start();
-    await settle();
+    await startAndObtain(manager);
     const first = manager.status()[0]?.serialNumber;
     await clock.advance(59 * DAY);
     assert.equal(issuer.requests.length, 1, 'not due before notAfter - renew-before');
-    await clock.advance(2 * DAY);
+    await advanceThroughAttempt(manager, clock, 2 * DAY);
     assert.equal(issuer.requests.length, 2);
     const second = manager.status()[0]?.serialNumber;
     assert.notEqual(second, first);
@@ -104,11 +130,10 @@ describe('CertificateManager', () => {
   it('keeps serving the old certificate when renewal fails, and retries with doubling backoff', async () => {
     const { manager, issuer, clock, events } = setUp();
     manager.add({ id: 'le', names: ['mail.example.org'], issuer, renewBeforeMs: 30 * DAY });
-    await manager.start();
-    await settle();
+    await startAndObtain(manager);
     const original = manager.status()[0]?.serialNumber;
     issuer.failures = [new Error('CA down'), new Error('CA down'), new Error('CA down')];
-    await clock.advance(60 * DAY);
+    await advanceThroughAttempt(manager, clock, 60 * DAY);
     assert.equal(issuer.requests.length, 2);
     const failed = events.filter((e) => e.name === 'renewal-failed');
     assert.equal(failed.length, 1);
@@ -116,13 +141,15 @@ describe('CertificateManager', () => {
     assert.ok(await manager.secureContextFor('mail.example.org'));
     assert.equal(manager.status()[0]?.lastError, 'CA down');
 
-    await clock.advance(MINUTE);
+    await advanceThroughAttempt(manager, clock, MINUTE);
     assert.equal(issuer.requests.length, 3, 'first retry after one minute');
-    await clock.advance(MINUTE);
+    await clock.advance(2 * MINUTE - 1);
     assert.equal(issuer.requests.length, 3, 'second retry waits two minutes');
-    await clock.advance(MINUTE);
+    await advanceThroughAttempt(manager, clock, 1);
     assert.equal(issuer.requests.length, 4);
-    await clock.advance(4 * MINUTE);
+    await clock.advance(4 * MINUTE - 1);
+    assert.equal(issuer.requests.length, 4, 'third retry waits four minutes');
+    await advanceThroughAttempt(manager, clock, 1);
     assert.equal(issuer.requests.length, 5);
     assert.notEqual(manager.status()[0]?.serialNumber, original, 'renewed once the CA is back');
     assert.equal(manager.status()[0]?.failures, 0);
@@ -138,12 +165,11 @@ describe('CertificateManager', () => {
       ),
     ];
     manager.add({ id: 'le', names: ['mail.example.org'], issuer, renewBeforeMs: 30 * DAY });
-    await manager.start();
-    await settle();
+    await startAndObtain(manager);
     assert.equal(issuer.requests.length, 1);
-    await clock.advance(2 * 3_600_000);
+    await clock.advance(3 * 3_600_000 - 1);
     assert.equal(issuer.requests.length, 1);
-    await clock.advance(3_600_000);
+    await advanceThroughAttempt(manager, clock, 1);
     assert.equal(issuer.requests.length, 2);
     await manager.stop();
   });
@@ -151,11 +177,10 @@ describe('CertificateManager', () => {
   it('caps renew-before at half the lifetime so short-lived certificates do not renew in a loop', async () => {
     const { manager, issuer, clock } = setUp({ lifetime: 10 * MINUTE });
     manager.add({ id: 'le', names: ['short.example.org'], issuer, renewBeforeMs: 30 * DAY });
-    await manager.start();
-    await settle();
+    await startAndObtain(manager);
     await clock.advance(4 * MINUTE);
     assert.equal(issuer.requests.length, 1);
-    await clock.advance(2 * MINUTE);
+    await advanceThroughAttempt(manager, clock, 2 * MINUTE);
     assert.equal(issuer.requests.length, 2);
     await manager.stop();
   });
@@ -163,8 +188,7 @@ describe('CertificateManager', () => {
   it('renews on demand with force even when not due, and not without it', async () => {
     const { manager, issuer } = setUp();
     manager.add({ id: 'le', names: ['mail.example.org'], issuer, renewBeforeMs: 30 * DAY });
-    await manager.start();
-    await settle();
+    await startAndObtain(manager);
     assert.equal(await manager.renew('le'), undefined);
     assert.equal(issuer.requests.length, 1);
     const forced = await manager.renew('le', { force: true });
@@ -177,16 +201,16 @@ describe('CertificateManager', () => {
   it('chooses by exact name, then wildcard, then the default certificate', async () => {
     const { manager, issuer, clock } = setUp();
     const now = clock.now();
-    const pem = (names: string[]) => {
-      const issued = fakeIssuedCertificate(names, new Date(now - DAY), new Date(now + DAY));
+    const pem = async (names: string[]) => {
+      const issued = await fakeIssuedCertificate(names, new Date(now - DAY), new Date(now + DAY));
       return {
         certificatePem: issued.certificatePem,
         privateKeyPem: issued.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
       };
     };
-    manager.addStatic({ id: 'exact', ...pem(['www.example.org']) });
-    manager.addStatic({ id: 'wild', ...pem(['*.example.org']) });
-    manager.addStatic({ id: 'fallback', ...pem(['fallback.example.net']), isDefault: true });
+    manager.addStatic({ id: 'exact', ...(await pem(['www.example.org'])) });
+    manager.addStatic({ id: 'wild', ...(await pem(['*.example.org'])) });
+    manager.addStatic({ id: 'fallback', ...(await pem(['fallback.example.net'])), isDefault: true });
     await manager.start();
     const subjectFor = async (name: string | undefined, fallback = true) => {
       const context = await manager.secureContextFor(name, { fallback });
@@ -211,8 +235,7 @@ describe('CertificateManager', () => {
     const { manager, issuer, storage, events } = setUp();
     issuer.failures = [new Error('no such name')];
     manager.add({ id: 'le', names: ['mail.example.org'], issuer, renewBeforeMs: 30 * DAY });
-    await manager.start();
-    await settle();
+    await startAndObtain(manager);
     assert.equal(await manager.secureContextFor('mail.example.org'), undefined);
     assert.deepEqual(await storage.list('certificates', { recursive: true }), []);
     const failed = events.find((e) => e.name === 'renewal-failed')?.payload as { missing: boolean };

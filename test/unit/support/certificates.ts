@@ -3,15 +3,19 @@
 import { parseCertificate, splitPemChain } from '../../../src/crypto/certificate.js';
 import { generatePrivateKey } from '../../../src/crypto/keys.js';
 import { createSelfSignedCertificate } from '../../../src/crypto/self-signed.js';
+import { x509Library } from '../../../src/crypto/x509-library.js';
 import type { IssuedCertificate } from '../../../src/issuers/issuer.js';
 
-export function fakeIssuedCertificate(
+// Loaded up front: a first load does real file I/O, which tests driven by a manual clock cannot wait for.
+await x509Library();
+
+export async function fakeIssuedCertificate(
   names: readonly string[],
   notBefore: Date,
   notAfter: Date,
-): IssuedCertificate {
+): Promise<IssuedCertificate> {
   const privateKey = generatePrivateKey();
-  const pem = createSelfSignedCertificate({
+  const pem = await createSelfSignedCertificate({
     key: privateKey,
     commonName: 'test',
     names,

@@ -58,5 +58,5 @@ export class ManualClock implements Clock {
 
 /** Lets queued promise callbacks and I/O callbacks run. */
 export async function settle(): Promise<void> {
-  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+  for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
 }
