@@ -12,6 +12,7 @@ import type { IssueProgress } from '../issuers/issuer.js';
 import { CertificateStore } from '../manager/certificate-store.js';
 import { createSharedTlsListener } from '../server/alpn-tls-server.js';
 import { createHttpChallengeServer } from '../server/http-challenge.js';
+import { type Listenable, listenAllInterfaces } from '../server/listen.js';
 import { Http01Solver, HttpChallenges } from '../solvers/http-01.js';
 import type { ChallengeSolver, ChallengeType } from '../solvers/solver.js';
 import { TlsAlpn01Solver, TlsAlpnChallenges } from '../solvers/tls-alpn-01.js';
@@ -64,7 +65,7 @@ export async function runIssue(options: IssueCommandOptions, terminal: Terminal)
   const signal = interrupt.signal;
   try {
     const port = options.port ?? (options.challenge === 'http-01' ? 80 : 443);
-    const address = await listenOnBestAddress(responder.listen, port, options.listen);
+    const address = await listenOn(responder, port, options.listen);
     if (!options.json) terminal.err(`${options.challenge} responder listening on ${address}\n`);
     const issued = await issuer.issue({ names, keyType: options.keyType }, signal);
     const stored = await new CertificateStore(storage).save(issuer.id, issued, signal);
@@ -101,10 +102,8 @@ export async function runIssue(options: IssueCommandOptions, terminal: Terminal)
   }
 }
 
-interface Responder {
+interface Responder extends Listenable {
   readonly solver: ChallengeSolver;
-  listen(port: number, host?: string): Promise<{ address: string; port: number }>;
-  close(): Promise<void>;
 }
 
 /** The solver for the chosen challenge and the server that answers the CA for it. */
@@ -147,26 +146,14 @@ async function readCaFile(path: string): Promise<string> {
   }
 }
 
-/**
- * Binds the responder: the given address, or all interfaces — IPv6 dual-stack where the host has IPv6,
- * IPv4 otherwise.
- */
-async function listenOnBestAddress(
-  listen: (port: number, host?: string) => Promise<{ address: string; port: number }>,
-  port: number,
-  host: string | undefined,
-): Promise<string> {
-  const format = (bound: { address: string; port: number }) =>
-    bound.address.includes(':') ? `[${bound.address}]:${bound.port}` : `${bound.address}:${bound.port}`;
+/** Binds the responder to the given address, or to all interfaces. */
+async function listenOn(responder: Listenable, port: number, host: string | undefined): Promise<string> {
   try {
-    if (host !== undefined) return format(await listen(port, host));
-    try {
-      return format(await listen(port, '::'));
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code !== 'EAFNOSUPPORT' && code !== 'EADDRNOTAVAIL') throw error;
-      return format(await listen(port, '0.0.0.0'));
-    }
+    const bound =
+      host === undefined ? await listenAllInterfaces(responder, port) : await responder.listen(port, host);
+    return bound.address.includes(':')
+      ? `[${bound.address}]:${bound.port}`
+      : `${bound.address}:${bound.port}`;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const hint = code === 'EACCES' ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : '';

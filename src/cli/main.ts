@@ -2,10 +2,16 @@
 // (0 success, 1 the operation failed, 2 bad usage). Each subcommand lives in its own file.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { KEY_TYPES } from '../crypto/keys.js';
+import { DEFAULT_CACHE } from '../daemon/daemon.js';
+import { LOG_LEVELS } from '../daemon/logger.js';
 import { CHALLENGE_TYPES } from '../solvers/solver.js';
 import { VERSION } from '../version.js';
+import { runCheck } from './check.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './exit-codes.js';
 import { type IssueCommandOptions, runIssue } from './issue.js';
+import { type RenewCommandOptions, runRenew } from './renew.js';
+import { runServe, type ServeCommandOptions } from './serve.js';
+import { runStatus } from './status.js';
 import { createTerminal, type Terminal } from './terminal.js';
 
 export async function main(argv: readonly string[], terminal: Terminal = createTerminal()): Promise<number> {
@@ -55,6 +61,54 @@ export async function main(argv: readonly string[], terminal: Terminal = createT
       exitCode = await runIssue(options, terminal);
     });
 
+  program
+    .command('serve')
+    .description('run the daemon: listeners, certificates and renewal from a configuration file')
+    .requiredOption('--config <file>', 'TOML configuration (Stalwart-style [acme] and [server] tables)')
+    .option('--cache <dir>', `cache folder of providers that set none (default ${DEFAULT_CACHE})`)
+    .addOption(
+      new Option('--log-level <level>', 'least severe level logged').choices([...LOG_LEVELS]).default('info'),
+    )
+    .addOption(
+      new Option('--log-format <format>', 'json, or readable lines (default on a terminal)').choices([
+        'json',
+        'pretty',
+      ]),
+    )
+    .option('--drain <seconds>', 'how long open connections may finish at shutdown', parseSeconds, 10)
+    .action(async (options: ServeCommandOptions) => {
+      exitCode = await runServe(options, terminal);
+    });
+
+  program
+    .command('check')
+    .description('validate a configuration file and print every problem with file:line and key')
+    .requiredOption('--config <file>', 'TOML configuration')
+    .action(async (options: { config: string }) => {
+      exitCode = await runCheck(options, terminal);
+    });
+
+  program
+    .command('status')
+    .description('show every certificate of a configuration: names, issuer, expiry, next attempt, last error')
+    .requiredOption('--config <file>', 'TOML configuration')
+    .option('--cache <dir>', 'cache folder of providers that set none')
+    .option('--json', 'print JSON instead of a table')
+    .action(async (options: { config: string; cache?: string; json?: boolean }) => {
+      exitCode = await runStatus(options, terminal);
+    });
+
+  program
+    .command('renew')
+    .description('renew due certificates of a configuration now (all of them with --force)')
+    .requiredOption('--config <file>', 'TOML configuration')
+    .option('--cache <dir>', 'cache folder of providers that set none')
+    .option('--domain <name>', 'only the certificate covering this name')
+    .option('--force', 'renew even when not due')
+    .action(async (options: RenewCommandOptions) => {
+      exitCode = await runRenew(options, terminal);
+    });
+
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return exitCode;
@@ -81,6 +135,12 @@ function parsePort(value: string): number {
     throw new InvalidArgumentError('must be a port number from 1 to 65535');
   }
   return port;
+}
+
+function parseSeconds(value: string): number {
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds < 0) throw new InvalidArgumentError('must be a number of seconds');
+  return seconds;
 }
 
 function parseUrl(value: string): string {

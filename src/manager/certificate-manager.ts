@@ -27,6 +27,8 @@ export interface ManagedCertificateSpec {
   readonly keyType?: KeyType;
   /** This certificate also answers clients that send no SNI (or an unknown name, if so configured). */
   readonly isDefault?: boolean;
+  /** Where this certificate lives, when not in the manager's default storage (e.g. a provider's cache). */
+  readonly storage?: Storage;
   /** Runs after each new certificate is stored (export, reload hooks); its failure is reported, not fatal. */
   readonly afterObtained?: (certificate: StoredCertificate, signal: AbortSignal) => Promise<void>;
 }
@@ -98,6 +100,8 @@ interface Installed {
 
 interface Entry {
   readonly spec: ManagedCertificateSpec | undefined;
+  readonly storage: Storage;
+  readonly store: CertificateStore;
   readonly id: string;
   readonly names: readonly string[];
   installed: Installed | undefined;
@@ -174,9 +178,14 @@ export class CertificateManager {
    * missing certificates are obtained in the background. Resolves once the stored ones are installed.
    */
   async start(): Promise<void> {
+    await this.loadStored();
     this.#started = true;
-    await Promise.all([...this.#entries.values()].map((entry) => this.#loadStored(entry)));
     for (const entry of this.#entries.values()) this.#launch(entry);
+  }
+
+  /** Installs what storage holds for every managed certificate, without scheduling anything (CLI use). */
+  async loadStored(): Promise<void> {
+    await Promise.all([...this.#entries.values()].map((entry) => this.#loadStored(entry)));
   }
 
   /** Stops scheduling and aborts work in flight; installed certificates keep being served. */
@@ -195,6 +204,25 @@ export class CertificateManager {
       options.fallback === false ? this.#index.matchExact(serverName) : this.#index.match(serverName);
     if (!entry?.installed) return undefined;
     return this.#contexts.get(entry, entry.installed.load);
+  }
+
+  /**
+   * The SecureContext of one certificate (by id) for a listener pinned to it: served when the name is
+   * its own or the client sent no SNI, or for any name with `fallback`. Another certificate that covers
+   * the name exactly is preferred over a fallback.
+   */
+  async secureContextForCertificate(
+    id: string,
+    serverName: string | undefined,
+    options: { fallback: boolean },
+  ) {
+    const pinned = this.#entries.get(id);
+    if (!pinned?.installed) return this.secureContextFor(serverName, { fallback: false });
+    const exact = this.#index.matchExact(serverName);
+    if (serverName === undefined || exact === pinned)
+      return this.#contexts.get(pinned, pinned.installed.load);
+    if (exact?.installed) return this.#contexts.get(exact, exact.installed.load);
+    return options.fallback ? this.#contexts.get(pinned, pinned.installed.load) : undefined;
   }
 
   /** A `tls.createServer({ SNICallback })` callback; unknown names get the default certificate, if any. */
@@ -249,6 +277,8 @@ export class CertificateManager {
       throw new TypeError(`a certificate with id ${JSON.stringify(id)} is already managed`);
     const entry: Entry = {
       spec,
+      storage: spec?.storage ?? this.#storage,
+      store: spec?.storage ? new CertificateStore(spec.storage) : this.#store,
       id,
       names,
       installed: undefined,
@@ -265,7 +295,7 @@ export class CertificateManager {
 
   async #loadStored(entry: Entry): Promise<void> {
     if (!entry.spec || entry.installed) return;
-    const stored = await this.#store.load(entry.spec.issuer.id, entry.names, this.#stopping.signal);
+    const stored = await entry.store.load(entry.spec.issuer.id, entry.names, this.#stopping.signal);
     if (stored) this.#install(entry, stored);
   }
 
@@ -287,7 +317,7 @@ export class CertificateManager {
       ),
       // Rebuilt from storage when evicted from the cache; the PEMs are not kept in memory.
       load: async () => {
-        const again = await this.#store.load(keysIssuer, names, this.#stopping.signal);
+        const again = await entry.store.load(keysIssuer, names, this.#stopping.signal);
         return again ? contextOf(again) : undefined;
       },
     };
@@ -355,7 +385,7 @@ export class CertificateManager {
     if (!spec) throw new TypeError(`certificate ${entry.id} is not managed`);
     this.events.emit('obtaining', { id: entry.id, names: entry.names, reason });
     try {
-      const stored = await this.#obtainUnderLock(spec, reason, entry.installed?.serialNumber, signal);
+      const stored = await this.#obtainUnderLock(entry, spec, reason, signal);
       entry.failures = 0;
       entry.lastError = undefined;
       if (stored.info.serialNumber !== entry.installed?.serialNumber) {
@@ -371,25 +401,25 @@ export class CertificateManager {
   }
 
   async #obtainUnderLock(
+    entry: Entry,
     spec: ManagedCertificateSpec,
     reason: ObtainReason,
-    installedSerial: string | undefined,
     signal: AbortSignal,
   ) {
-    const lock = await this.#storage.lock(issueLockName(certificateName([...spec.names])), {
+    const lock = await entry.storage.lock(issueLockName(certificateName([...spec.names])), {
       signal,
       ttlMs: this.#lockTtlMs,
     });
     try {
       // Another node (or an earlier run) may have obtained a newer certificate while we waited.
-      const current = await this.#store.load(spec.issuer.id, spec.names, signal);
-      const newer = current !== undefined && current.info.serialNumber !== installedSerial;
+      const current = await entry.store.load(spec.issuer.id, spec.names, signal);
+      const newer = current !== undefined && current.info.serialNumber !== entry.installed?.serialNumber;
       if (newer && reason !== 'forced' && !this.#isDue(spec, current)) return current;
       const issued = await spec.issuer.issue(
         { names: spec.names, ...(spec.keyType ? { keyType: spec.keyType } : {}) },
         AbortSignal.any([signal, lock.lost]),
       );
-      const stored = await this.#store.save(spec.issuer.id, issued, signal);
+      const stored = await entry.store.save(spec.issuer.id, issued, signal);
       this.events.emit('obtained', {
         id: spec.id,
         names: spec.names,

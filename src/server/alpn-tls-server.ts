@@ -13,6 +13,9 @@ import { type ClientHelloResult, MAX_CLIENT_HELLO_BYTES, parseClientHello } from
 
 export const ACME_TLS_ALPN_PROTOCOL = 'acme-tls/1';
 
+/** What the listener learnt from a ClientHello: the SNI name (lowercase) and the offered ALPN protocols. */
+export type ClientHello = Extract<ClientHelloResult, { kind: 'hello' }>;
+
 /** What happened on a connection, for logs and metrics. */
 export type SharedTlsListenerEvent =
   | { readonly type: 'challenge-answered'; readonly domain: string; readonly remoteAddress?: string }
@@ -37,7 +40,7 @@ export interface SharedTlsListenerOptions {
    * Instead of `tlsServer`: takes every other connection as raw bytes (the ClientHello unshifted), for
    * a listener that passes traffic through untouched to another server.
    */
-  readonly forward?: (socket: net.Socket) => void;
+  readonly forward?: (socket: net.Socket, hello: ClientHello) => void;
   /** How long a client may take to send its whole ClientHello; default 10 s. */
   readonly helloTimeoutMs?: number;
   /** Most bytes buffered while waiting for the ClientHello; default MAX_CLIENT_HELLO_BYTES. */
@@ -147,7 +150,7 @@ export function createSharedTlsListener(options: SharedTlsListenerOptions): Shar
 
   function route(
     socket: net.Socket,
-    hello: Extract<ClientHelloResult, { kind: 'hello' }>,
+    hello: ClientHello,
     remoteAddress: string | undefined,
   ): void {
     // From here a TLSSocket owns the raw socket's handle; this guard only keeps an error on the bare
@@ -158,7 +161,7 @@ export function createSharedTlsListener(options: SharedTlsListenerOptions): Shar
       return;
     }
     if (options.forward) {
-      options.forward(socket);
+      options.forward(socket, hello);
       return;
     }
     if (!options.tlsServer) {

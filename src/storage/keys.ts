@@ -220,3 +220,14 @@ export function issueLockName(certName: string): string {
 export function isPrivateKeyPath(key: string): boolean {
   return /^(accounts\/[^/]+\/[^/]+\/key\.pem|certificates\/[^/]+\/[^/]+\/privkey\.pem)$/.test(key);
 }
+
+/** The renewal state (next attempt, last error) a daemon records for one certificate, by its config id. */
+export function certificateStateKey(certificateId: string): string {
+  const readable = certificateId
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[.-]+/, '')
+    .slice(0, 64);
+  const digest = createHash('sha256').update(certificateId).digest('hex').slice(0, 10);
+  return `state/${readable || 'certificate'}_${digest}.json`;
+}
