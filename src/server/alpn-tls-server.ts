@@ -148,11 +148,7 @@ export function createSharedTlsListener(options: SharedTlsListenerOptions): Shar
     socket.on('error', onError);
   }
 
-  function route(
-    socket: net.Socket,
-    hello: ClientHello,
-    remoteAddress: string | undefined,
-  ): void {
+  function route(socket: net.Socket, hello: ClientHello, remoteAddress: string | undefined): void {
     // From here a TLSSocket owns the raw socket's handle; this guard only keeps an error on the bare
     // socket (one the new owner does not see) from becoming an uncaught exception.
     socket.on('error', ignore);

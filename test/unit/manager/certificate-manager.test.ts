@@ -59,7 +59,11 @@ function nextOutcome(manager: CertificateManager): Promise<void> {
 }
 
 /** Moves the clock and waits for the attempt it triggers to finish. */
-async function advanceThroughAttempt(manager: CertificateManager, clock: ManualClock, ms: number): Promise<void> {
+async function advanceThroughAttempt(
+  manager: CertificateManager,
+  clock: ManualClock,
+  ms: number,
+): Promise<void> {
   const outcome = nextOutcome(manager);
   await clock.advance(ms);
   await outcome;
