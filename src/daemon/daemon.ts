@@ -57,8 +57,8 @@ export class Daemon {
 
   /** Binds every listener, installs what the caches hold, and starts obtaining what is missing. */
   static async start(config: DaemonConfig, options: DaemonOptions): Promise<Daemon> {
-    refuseUnserved(config);
     const daemon = new Daemon(config, options);
+    daemon.#warnUnserved(config);
     try {
       await daemon.#applyCertificates(config);
       await daemon.#applyListeners(config);
@@ -76,7 +76,7 @@ export class Daemon {
 
   /** Applies a new configuration: changed providers and listeners are replaced, the rest keeps running. */
   async reload(config: DaemonConfig): Promise<void> {
-    refuseUnserved(config);
+    this.#warnUnserved(config);
     await this.#applyCertificates(config);
     await this.#applyListeners(config);
     this.#config = config;
@@ -234,6 +234,16 @@ export class Daemon {
     }
   }
 
+  /** Mail protocols are accepted in the file (Stalwart's configuration loads) but not served yet. */
+  #warnUnserved(config: DaemonConfig): void {
+    for (const listener of unservedListeners(config)) {
+      this.#log.warn(
+        { listener: listener.id, protocol: listener.protocol },
+        'mail protocols are not served yet: listener skipped (use a tcp-proxy listener or the export folder)',
+      );
+    }
+  }
+
   #logManagerEvents(): void {
     const events = this.manager.events;
     const persist = (id: string) => {
@@ -281,15 +291,6 @@ export class Daemon {
     });
     events.on('hook-failed', (e: ManagerEvents['hook-failed']) =>
       this.#log.warn({ provider: e.id, error: e.error.message }, 'export or reload hook failed'),
-    );
-  }
-}
-
-function refuseUnserved(config: DaemonConfig): void {
-  const unserved = unservedListeners(config);
-  if (unserved.length > 0) {
-    throw new Error(
-      `listener ${unserved.map((l) => `${l.id} (protocol ${l.protocol})`).join(', ')}: mail protocols are not served yet; use tcp-proxy in front of the mail server, or the export folder`,
     );
   }
 }

@@ -80,6 +80,12 @@ export class Dns01Solver implements ChallengeSolver {
     this.#resolvers = (options.resolvers ?? getServers()).map(toServer);
     this.#checkServers = options.checkServers?.map(toServer);
     if (this.#checkServers?.length === 0) throw new TypeError('dns-01: checkServers is empty');
+    if (this.#resolvers.length === 0) throw new TypeError('dns-01: no resolvers configured or found');
+    for (const key of ['pollingIntervalMs', 'propagationTimeoutMs', 'queryTimeoutMs', 'ttl'] as const) {
+      const value = options[key];
+      if (value !== undefined && !(Number.isFinite(value) && value > 0))
+        throw new TypeError(`dns-01: ${key} must be a positive number, not ${value}`);
+    }
   }
 
   async present(challenge: PendingChallenge, signal: AbortSignal): Promise<void> {
