@@ -10,6 +10,7 @@ import { Http01Solver, type HttpChallenges } from '../solvers/http-01.js';
 import type { ChallengeSolver } from '../solvers/solver.js';
 import { TlsAlpn01Solver, type TlsAlpnChallenges } from '../solvers/tls-alpn-01.js';
 import type { Storage } from '../storage/storage.js';
+import { formatHostPort } from './config/addresses.js';
 import type { AcmeProviderConfig, ChallengeConfig } from './config/model.js';
 import type { Logger } from './logger.js';
 import { type OnDemandPort, withOnDemandPort } from './on-demand-port.js';
@@ -91,6 +92,8 @@ function solverFor(challenge: ChallengeConfig, deps: ProviderDependencies): Chal
         provider,
         pollingIntervalMs: dns.pollingIntervalMs,
         propagationTimeoutMs: dns.propagationTimeoutMs,
+        ...(dns.resolvers ? { resolvers: dns.resolvers.map(formatHostPort) } : {}),
+        ...(dns.nameservers ? { checkServers: dns.nameservers.map(formatHostPort) } : {}),
       });
     }
   }

@@ -105,6 +105,10 @@ export type ChallengeTypeName = ChallengeConfig['type'];
 interface DnsTiming {
   readonly pollingIntervalMs: number;
   readonly propagationTimeoutMs: number;
+  /** `resolvers`: recursive resolvers for CNAME, zone and NS lookups; default the system's. */
+  readonly resolvers: readonly HostPort[] | undefined;
+  /** `nameservers`: check these servers for propagation instead of the zone's NS records. */
+  readonly nameservers: readonly HostPort[] | undefined;
 }
 
 export type DnsProviderConfig =

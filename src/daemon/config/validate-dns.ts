@@ -2,7 +2,7 @@
 // the provider table as in Stalwart (`provider = "rfc2136-tsig"`, `host`, `port`, `protocol`, `key`,
 // `secret`, `tsig-algorithm`, `origin`, `polling-interval`, `propagation-timeout`; `command` for exec;
 // `secret` as the API token for cloudflare).
-import { isHost } from './addresses.js';
+import { isHost, parseHostPort } from './addresses.js';
 import {
   DEFAULT_DNS_PORT,
   DEFAULT_POLLING_INTERVAL_MS,
@@ -10,6 +10,7 @@ import {
   DNS_PROVIDERS,
   type DnsProviderConfig,
   type DnsProviderName,
+  type HostPort,
   TSIG_ALGORITHMS,
 } from './model.js';
 import type { TableReader } from './reader.js';
@@ -25,8 +26,19 @@ export const DNS_KEYS = [
   'origin',
   'polling-interval',
   'propagation-timeout',
+  'resolvers',
+  'nameservers',
   'command',
 ] as const;
+
+/** Keys every DNS provider takes. */
+const COMMON_DNS_KEYS = new Set([
+  'provider',
+  'polling-interval',
+  'propagation-timeout',
+  'resolvers',
+  'nameservers',
+]);
 
 const PROVIDER_KEYS: Record<DnsProviderName, readonly string[]> = {
   'rfc2136-tsig': ['host', 'port', 'protocol', 'key', 'secret', 'tsig-algorithm', 'origin'],
@@ -56,7 +68,7 @@ export function readDnsProvider(r: TableReader): DnsResult {
     return { dns: undefined, usesPort: false };
   }
   for (const key of DNS_KEYS) {
-    if (key !== 'provider' && key !== 'polling-interval' && key !== 'propagation-timeout') {
+    if (!COMMON_DNS_KEYS.has(key)) {
       if (!PROVIDER_KEYS[provider].includes(key)) {
         r.reject(
           key,
@@ -67,7 +79,12 @@ export function readDnsProvider(r: TableReader): DnsResult {
   }
   const pollingIntervalMs = positive(r, 'polling-interval') ?? DEFAULT_POLLING_INTERVAL_MS;
   const propagationTimeoutMs = positive(r, 'propagation-timeout') ?? DEFAULT_PROPAGATION_TIMEOUT_MS;
-  const timing = { pollingIntervalMs, propagationTimeoutMs };
+  const timing = {
+    pollingIntervalMs,
+    propagationTimeoutMs,
+    resolvers: dnsServers(r, 'resolvers'),
+    nameservers: dnsServers(r, 'nameservers'),
+  };
 
   switch (provider) {
     case 'rfc2136-tsig': {
@@ -119,6 +136,29 @@ export function readDnsProvider(r: TableReader): DnsResult {
       return { dns: secret === undefined ? undefined : { provider, secret, ...timing }, usesPort: false };
     }
   }
+}
+
+/** A list of DNS servers, `host` or `host:port` (`[v6]:port`); port 53 when not given. */
+function dnsServers(r: TableReader, key: string): HostPort[] | undefined {
+  const elements = r.stringList(key, {
+    single: true,
+    what: 'DNS server',
+    hint: 'e.g. ["192.0.2.53", "[2001:db8::53]:53"]',
+  });
+  if (!elements) return undefined;
+  const servers: HostPort[] = [];
+  for (const element of elements) {
+    const text = element.value.trim();
+    const withPort = isHost(text)
+      ? text.includes(':')
+        ? `[${text}]:${DEFAULT_DNS_PORT}`
+        : `${text}:${DEFAULT_DNS_PORT}`
+      : text;
+    const parsed = parseHostPort(withPort);
+    if (parsed.ok) servers.push(parsed.value);
+    else r.error(key, `${JSON.stringify(text)}: ${parsed.reason}`);
+  }
+  return servers.length === elements.length ? servers : undefined;
 }
 
 function positive(r: TableReader, key: string): number | undefined {

@@ -109,6 +109,11 @@ describe('a configuration using every feature', () => {
           origin: 'example.org',
           pollingIntervalMs: 2000,
           propagationTimeoutMs: 60_000,
+          resolvers: [
+            { host: '127.0.0.1', port: 5353 },
+            { host: '::1', port: 53 },
+          ],
+          nameservers: [{ host: '127.0.0.1', port: 5354 }],
         },
       },
     ]);
