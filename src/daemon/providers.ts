@@ -47,7 +47,9 @@ export async function buildProvider(
     ...(config.preferredChain ? { preferredChain: config.preferredChain } : {}),
     ...(fetch ? { fetch } : {}),
     onProgress: (progress) => {
-      if (progress.step === 'authorization' && progress.state !== 'already-valid') {
+      if (progress.step === 'authorization' && progress.state === 'valid') {
+        log.info({ domain: progress.domain, challenge: progress.challenge }, 'name proven');
+      } else if (progress.step === 'authorization' && progress.state !== 'already-valid') {
         log.debug(
           { domain: progress.domain, challenge: progress.challenge, state: progress.state },
           'authorization',

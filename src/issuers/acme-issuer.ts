@@ -10,7 +10,7 @@ import { chainIssuerNames, parseCertificate, splitPemChain } from '../crypto/cer
 import { createCsr } from '../crypto/csr.js';
 import { DEFAULT_KEY_TYPE, generatePrivateKey, type KeyType } from '../crypto/keys.js';
 import { AcmeProtocolError } from '../errors.js';
-import type { ChallengeSolver } from '../solvers/solver.js';
+import type { ChallengeSolver, ChallengeType } from '../solvers/solver.js';
 import { accountNameFor, issuerIdFromDirectoryUrl } from '../storage/keys.js';
 import type { Storage } from '../storage/storage.js';
 import type { Clock } from '../util/clock.js';
@@ -42,6 +42,8 @@ export class AcmeIssuer implements Issuer {
   readonly #options: AcmeIssuerOptions;
   readonly #accounts: AcmeAccountStore;
   #client: Promise<AcmeClient> | undefined;
+  /** Per name, the challenge type that failed last: the next order prefers another one. */
+  readonly #lastFailed = new Map<string, ChallengeType>();
 
   constructor(options: AcmeIssuerOptions) {
     if (options.solvers.length === 0)
@@ -72,7 +74,7 @@ export class AcmeIssuer implements Issuer {
 
     if (order.status === 'pending') {
       await solveAuthorizations(
-        { client, solvers: this.#options.solvers, onProgress: progress },
+        { client, solvers: this.#options.solvers, onProgress: progress, lastFailed: this.#lastFailed },
         order.authorizations,
         signal,
       );

@@ -11,6 +11,11 @@ export interface AuthorizationContext {
   readonly client: AcmeClient;
   /** Solvers in order of preference: the first whose type the CA offers is used. */
   readonly solvers: readonly ChallengeSolver[];
+  /**
+   * The challenge type whose validation failed last for a name (kept by the issuer across orders):
+   * the next order tries the next preferred type the CA offers, and comes back to it when that fails too.
+   */
+  readonly lastFailed?: Map<string, ChallengeType>;
   readonly onProgress: (progress: IssueProgress) => void;
 }
 
@@ -59,7 +64,11 @@ async function solveAuthorization(
     throw new ChallengeFailedError(domain, `the authorization is ${authorization.status}, not pending`);
   }
 
-  const { solver, challenge } = chooseChallenge(context.solvers, authorization);
+  const { solver, challenge } = chooseChallenge(
+    context.solvers,
+    authorization,
+    context.lastFailed?.get(domain),
+  );
   const token = challenge.token;
   if (!token) throw new ChallengeFailedError(domain, `the ${challenge.type} challenge has no token`);
   const pending: PendingChallenge = {
@@ -77,7 +86,11 @@ async function solveAuthorization(
     onProgress({ step: 'authorization', domain, state: 'validating', challenge: solver.type });
     await client.acceptChallenge(challenge, signal);
     const result = await client.waitForAuthorization(url, signal);
-    if (result.status !== 'valid') throw validationFailure(domain, solver.type, result);
+    if (result.status !== 'valid') {
+      context.lastFailed?.set(domain, solver.type);
+      throw validationFailure(domain, solver.type, result);
+    }
+    context.lastFailed?.delete(domain);
     onProgress({ step: 'authorization', domain, state: 'valid', challenge: solver.type });
   } finally {
     // Cleanup must run even when we were aborted; give it a fresh signal with its own bound.
@@ -88,11 +101,14 @@ async function solveAuthorization(
 function chooseChallenge(
   solvers: readonly ChallengeSolver[],
   authorization: Authorization,
+  lastFailed: ChallengeType | undefined,
 ): { solver: ChallengeSolver; challenge: Challenge } {
-  for (const solver of solvers) {
+  const usable = solvers.flatMap((solver) => {
     const challenge = authorization.challenges.find((offered) => offered.type === solver.type);
-    if (challenge) return { solver, challenge };
-  }
+    return challenge ? [{ solver, challenge }] : [];
+  });
+  const choice = usable.find((candidate) => candidate.solver.type !== lastFailed) ?? usable[0];
+  if (choice) return choice;
   throw new ChallengeUnsupportedError(
     displayName(authorization),
     solvers.map((solver) => solver.type),

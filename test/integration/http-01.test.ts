@@ -186,26 +186,26 @@ describe('HTTP-01 when nothing answers', () => {
     assert.equal(rig.http.size, 0);
   });
 
-  it('does not fall back to http-01 when the preferred tls-alpn-01 is offered but not served', async () => {
-    // Only the HTTP server runs. The issuer picks a type before validation and does not retry another
-    // one, so a preference for tls-alpn-01 with no TLS listener fails even though HTTP would work.
+  it('falls back to the next preferred type on the next order when validation of the first failed', async () => {
+    // Only the HTTP server runs: tls-alpn-01, preferred and offered, fails; the issuer remembers that for
+    // the name, and its next order proves it over http-01 instead.
     await rig.startHttp();
     const http = counted(new Http01Solver(rig.http));
     const { issuer, events } = rig.issuer([new TlsAlpn01Solver(rig.tls), http]);
     await assert.rejects(
-      issuer.issue({ names: ['http-nofallback.example.test'] }, signal()),
+      issuer.issue({ names: ['http-fallback.example.test'] }, signal()),
       (error: unknown) => {
         assert.ok(error instanceof ChallengeFailedError, String(error));
-        assert.equal(error.domain, 'http-nofallback.example.test');
+        assert.equal(error.domain, 'http-fallback.example.test');
         assert.match(error.message, /tls-alpn-01 validation failed/);
         return true;
       },
     );
-    assert.equal(challengeTypes(events).get('http-nofallback.example.test'), 'tls-alpn-01');
+    assert.equal(challengeTypes(events).get('http-fallback.example.test'), 'tls-alpn-01');
     assert.equal(http.presents, 0);
-    // The same HTTP server does prove a name when http-01 comes first.
-    const { issuer: httpFirst } = rig.issuer([http, new TlsAlpn01Solver(rig.tls)]);
-    await httpFirst.issue({ names: ['http-nofallback.example.test'] }, signal());
+    events.length = 0;
+    await issuer.issue({ names: ['http-fallback.example.test'] }, signal());
+    assert.equal(challengeTypes(events).get('http-fallback.example.test'), 'http-01');
     assert.equal(http.presents, 1);
   });
 });
