@@ -1,5 +1,5 @@
-// `tlsward issue`: obtain one certificate now, proving the names with a TLS-ALPN-01 responder that this
-// command opens on --port for the duration of the order, and store it in the --cache folder.
+// `tlsward issue`: obtain one certificate now, proving the names with the chosen challenge (a responder
+// this command opens on --port for the duration of the order, or DNS updates), and store it in --cache.
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { nodeFetch } from '../acme/fetch.js';
@@ -10,26 +10,17 @@ import { AcmeProblemError, ChallengeFailedError, InvalidIdentifierError, Tlsward
 import { AcmeIssuer } from '../issuers/acme-issuer.js';
 import type { IssueProgress } from '../issuers/issuer.js';
 import { CertificateStore } from '../manager/certificate-store.js';
-import { createSharedTlsListener } from '../server/alpn-tls-server.js';
-import { createHttpChallengeServer } from '../server/http-challenge.js';
-import { type Listenable, listenAllInterfaces } from '../server/listen.js';
-import { Http01Solver, HttpChallenges } from '../solvers/http-01.js';
-import type { ChallengeSolver, ChallengeType } from '../solvers/solver.js';
-import { TlsAlpn01Solver, TlsAlpnChallenges } from '../solvers/tls-alpn-01.js';
 import { FileStorage } from '../storage/fs.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from './exit-codes.js';
 import { describeProgress } from './progress.js';
+import { createResponder, type ResponderOptions } from './responders.js';
 import type { Terminal } from './terminal.js';
 
-export interface IssueCommandOptions {
+export interface IssueCommandOptions extends ResponderOptions {
   directory: string;
   contact: string[];
   cache: string;
   domain: string[];
-  challenge: ChallengeType;
-  /** Default: the port the CA connects to for the challenge type. */
-  port?: number;
-  listen?: string;
   keyType: KeyType;
   preferredChain?: string;
   eabKid?: string;
@@ -46,7 +37,7 @@ export async function runIssue(options: IssueCommandOptions, terminal: Terminal)
   const progress = (event: IssueProgress) => {
     if (!options.json) terminal.err(`${describeProgress(event)}\n`);
   };
-  const responder = createResponder(options.challenge);
+  const responder = await createResponder(options);
   const issuer = new AcmeIssuer({
     directoryUrl: options.directory,
     storage,
@@ -64,9 +55,8 @@ export async function runIssue(options: IssueCommandOptions, terminal: Terminal)
   const interrupt = abortOnInterrupt();
   const signal = interrupt.signal;
   try {
-    const port = options.port ?? (options.challenge === 'http-01' ? 80 : 443);
-    const address = await listenOn(responder, port, options.listen);
-    if (!options.json) terminal.err(`${options.challenge} responder listening on ${address}\n`);
+    const where = await responder.start();
+    if (!options.json) terminal.err(`${where}\n`);
     const issued = await issuer.issue({ names, keyType: options.keyType }, signal);
     const stored = await new CertificateStore(storage).save(issuer.id, issued, signal);
     const files = {
@@ -102,33 +92,16 @@ export async function runIssue(options: IssueCommandOptions, terminal: Terminal)
   }
 }
 
-interface Responder extends Listenable {
-  readonly solver: ChallengeSolver;
-}
-
-/** The solver for the chosen challenge and the server that answers the CA for it. */
-function createResponder(challenge: ChallengeType): Responder {
-  if (challenge === 'http-01') {
-    const tokens = new HttpChallenges();
-    const server = createHttpChallengeServer({ challenges: tokens, otherRequests: 'not-found' });
-    return { solver: new Http01Solver(tokens), listen: server.listen, close: server.close };
-  }
-  const names = new TlsAlpnChallenges();
-  const listener = createSharedTlsListener({ challenges: names });
-  return { solver: new TlsAlpn01Solver(names), listen: listener.listen, close: listener.close };
-}
-
 function validate(options: IssueCommandOptions): string[] {
-  if (options.challenge === 'dns-01') {
-    throw new UsageError('--challenge dns-01 is not available in the CLI yet; use tls-alpn-01 or http-01');
-  }
   if (Boolean(options.eabKid) !== Boolean(options.eabHmacKey)) {
     throw new UsageError('--eab-kid and --eab-hmac-key go together');
   }
   try {
     const names = normalizeDomains(options.domain);
     const wildcard = names.find((name) => name.startsWith('*.'));
-    if (wildcard) throw new UsageError(`${wildcard}: a wildcard name can only be proven with dns-01`);
+    if (wildcard && options.challenge !== 'dns-01') {
+      throw new UsageError(`${wildcard}: a wildcard name can only be proven with dns-01`);
+    }
     return names;
   } catch (error) {
     if (error instanceof InvalidIdentifierError) throw new UsageError(error.message);
@@ -143,23 +116,6 @@ async function readCaFile(path: string): Promise<string> {
     return pem;
   } catch (error) {
     throw new UsageError(`--ca-file ${path}: ${error instanceof Error ? error.message : String(error)}`);
-  }
-}
-
-/** Binds the responder to the given address, or to all interfaces. */
-async function listenOn(responder: Listenable, port: number, host: string | undefined): Promise<string> {
-  try {
-    const bound =
-      host === undefined ? await listenAllInterfaces(responder, port) : await responder.listen(port, host);
-    return bound.address.includes(':')
-      ? `[${bound.address}]:${bound.port}`
-      : `${bound.address}:${bound.port}`;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const hint = code === 'EACCES' ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : '';
-    throw new UsageError(
-      `cannot listen on port ${port}${host ? ` of ${host}` : ''}: ${code ?? error}${hint}`,
-    );
   }
 }
 

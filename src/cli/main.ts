@@ -49,6 +49,26 @@ export async function main(argv: readonly string[], terminal: Terminal = createT
       parsePort,
     )
     .option('--listen <address>', 'address the challenge responder binds (default: all interfaces)')
+    .option('--dns-server <host[:port]>', 'dns-01: the DNS server that accepts RFC 2136 updates')
+    .option('--dns-zone <zone>', 'dns-01: the zone to update (default: found with SOA queries)')
+    .option(
+      '--dns-resolver <host[:port]>',
+      'dns-01: resolver for CNAME and zone lookups (repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--dns-nameserver <host[:port]>',
+      'dns-01: check this server for propagation (repeatable)',
+      collect,
+      [],
+    )
+    .option('--tsig-key <name>', 'dns-01: TSIG key name')
+    .option('--tsig-algorithm <alg>', 'dns-01: TSIG algorithm (default hmac-sha256)')
+    .option(
+      '--tsig-secret-file <file>',
+      'dns-01: file holding the base64 TSIG secret (or TLSWARD_TSIG_SECRET)',
+    )
     .addOption(
       new Option('--key-type <type>', 'certificate key type').choices([...KEY_TYPES]).default('ec256'),
     )

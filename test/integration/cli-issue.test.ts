@@ -3,11 +3,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { startChasingResolver, startKnot } from './support/knot.js';
 import { type RunningPebble, startPebble } from './support/pebble.js';
 
 const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'tlsward.js');
@@ -101,6 +102,53 @@ describe('tlsward issue', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stderr, /http-01 responder listening on 127\.0\.0\.1:\d+/);
     assert.match(run.stderr, /http\.example\.test: (http-01 valid|already authorized)/);
+  });
+
+  it('proves a wildcard and its base name over DNS-01 with RFC 2136 updates to Knot', async () => {
+    const knot = await startKnot({ zones: ['example.test'] });
+    const resolver = await startChasingResolver(knot);
+    const dnsPebble = await startPebble({ dnsServer: resolver.address });
+    try {
+      const secretFile = join(scratch, 'tsig.secret');
+      await writeFile(secretFile, `${knot.tsig.secret}\n`, { mode: 0o600 });
+      const run = await tlsward([
+        'issue',
+        ...[
+          '--directory',
+          dnsPebble.directoryUrl,
+          '--ca-file',
+          dnsPebble.caFile,
+          '--cache',
+          join(scratch, 'dns'),
+        ],
+        ...['--challenge', 'dns-01', '--dns-server', knot.address, '--dns-resolver', knot.address],
+        ...[
+          '--dns-nameserver',
+          knot.address,
+          '--tsig-key',
+          knot.tsig.name,
+          '--tsig-algorithm',
+          knot.tsig.algorithm,
+        ],
+        ...[
+          '--tsig-secret-file',
+          secretFile,
+          '--domain',
+          'example.test',
+          '--domain',
+          '*.example.test',
+          '--json',
+        ],
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual(JSON.parse(run.stdout).names, ['example.test', '*.example.test']);
+      assert.deepEqual(await knot.txt('_acme-challenge.example.test'), [], 'records removed afterwards');
+      assert.ok(!run.stderr.includes(knot.tsig.secret), 'the secret is never printed');
+    } finally {
+      await dnsPebble.stop();
+      await resolver.stop();
+      await knot.stop();
+    }
   });
 
   it('exits 1 naming the domain and the CA detail when the challenge cannot succeed', async () => {
