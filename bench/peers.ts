@@ -49,10 +49,10 @@ interface Attempt {
   problem?: string;
 }
 
-const CONTACT = 'bench@example.test';
+export const CONTACT = 'bench@example.test';
 
 /** Runs `warmups` unmeasured then `runs` measured attempts; stops after the warm-up fails or two failures. */
-async function series(
+export async function series(
   client: string,
   warmups: number,
   runs: number,
@@ -89,7 +89,7 @@ async function series(
   return result;
 }
 
-function skipped(client: string, planned: number, note: string): SeriesResult {
+export function skipped(client: string, planned: number, note: string): SeriesResult {
   console.log(`  ${client}: SKIPPED: ${note}`);
   return { client, note, planned, warmupMs: [], durationsMs: [], failures: 0, stats: undefined };
 }
