@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
 import { nodeFetch } from '../../src/acme/fetch.js';
 import { keyTypeOf } from '../../src/crypto/keys.js';
-import { ChallengeFailedError } from '../../src/errors.js';
+import { AcmeProblemError, ChallengeFailedError } from '../../src/errors.js';
 import { AcmeIssuer, type AcmeIssuerOptions } from '../../src/issuers/acme-issuer.js';
 import type { IssueProgress } from '../../src/issuers/issuer.js';
 import { CertificateStore } from '../../src/manager/certificate-store.js';
@@ -253,6 +253,54 @@ describe('a CA that rejects half of all nonces', () => {
       const { issuer } = rig.issuer();
       const issued = await issuer.issue({ names: ['nonce.example.test', 'nonce2.example.test'] }, signal());
       assert.equal(issued.info.names.length, 2);
+    } finally {
+      await rig.stop();
+    }
+  });
+});
+
+describe('external account binding', () => {
+  it('registers with the EAB key id and HMAC key a CA requires, and is refused without them', async () => {
+    const hmacKey = Buffer.from('an EAB MAC key of 32 bytes ......').toString('base64url');
+    const rig = await startRig({ eabKeys: { 'kid-1': hmacKey } });
+    try {
+      const bound = rig.issuer({ externalAccountBinding: { kid: 'kid-1', hmacKey } });
+      const issued = await bound.issuer.issue({ names: ['eab.example.test'] }, signal());
+      assert.deepEqual(issued.info.names, ['eab.example.test']);
+      const unbound = rig.issuer();
+      await assert.rejects(
+        unbound.issuer.issue({ names: ['eab.example.test'] }, signal()),
+        /external account binding/,
+      );
+      const wrong = rig.issuer({
+        externalAccountBinding: { kid: 'kid-1', hmacKey: Buffer.alloc(32, 7).toString('base64url') },
+      });
+      await assert.rejects(wrong.issuer.issue({ names: ['eab.example.test'] }, signal()), AcmeProblemError);
+    } finally {
+      await rig.stop();
+    }
+  });
+});
+
+describe('alternate chains', () => {
+  it('picks the chain whose root matches the preferred issuer name, and the default chain otherwise', async () => {
+    const rig = await startRig({ env: { PEBBLE_ALTERNATE_ROOTS: '1', PEBBLE_VA_NOSLEEP: '1' } });
+    try {
+      const alternateRoot = new X509Certificate(await rig.pebble.rootPem(1));
+      const rootName = /CN=(.*)/.exec(alternateRoot.subject)?.[1] ?? '';
+      const preferring = rig.issuer({ preferredChain: rootName });
+      const chosen = await preferring.issuer.issue({ names: ['chain.example.test'] }, signal());
+      const topIssuer = (pem: string) =>
+        new X509Certificate(pem.split(/(?=-----BEGIN CERTIFICATE-----)/).at(-1) ?? '').issuer;
+      assert.match(topIssuer(chosen.fullchainPem), new RegExp(`CN=${rootName}`));
+      const plain = rig.issuer();
+      const normal = await plain.issuer.issue({ names: ['chain.example.test'] }, signal());
+      assert.doesNotMatch(topIssuer(normal.fullchainPem), new RegExp(`CN=${rootName}`));
+      const download = plain.events.find((e) => e.step === 'download');
+      assert.ok(
+        download && download.step === 'download' && download.alternates >= 1,
+        'Pebble offered an alternate',
+      );
     } finally {
       await rig.stop();
     }
