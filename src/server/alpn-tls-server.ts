@@ -10,6 +10,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { TlsAlpnChallengeLookup } from '../solvers/tls-alpn-01.js';
 import { type ClientHelloResult, MAX_CLIENT_HELLO_BYTES, parseClientHello } from './client-hello.js';
+import { listenServer } from './listen.js';
 
 export const ACME_TLS_ALPN_PROTOCOL = 'acme-tls/1';
 
@@ -215,16 +216,7 @@ export function createSharedTlsListener(options: SharedTlsListenerOptions): Shar
 
   return {
     server,
-    listen(port: number, host?: string): Promise<net.AddressInfo> {
-      return new Promise((resolve, reject) => {
-        const onError = (error: Error): void => reject(error);
-        server.once('error', onError);
-        server.listen(port, host, () => {
-          server.off('error', onError);
-          resolve(server.address() as net.AddressInfo);
-        });
-      });
-    },
+    listen: (port: number, host?: string) => listenServer(server, port, host),
     async close(): Promise<void> {
       closing = true;
       for (const socket of owned) socket.destroy();

@@ -6,6 +6,7 @@
 import http from 'node:http';
 import type net from 'node:net';
 import { type HttpChallengeLookup, isValidHttpChallengeToken } from '../solvers/http-01.js';
+import { listenServer } from './listen.js';
 
 /** The path prefix validators request; exported so routers can dispatch on it without the handler. */
 export const HTTP_CHALLENGE_PATH_PREFIX = '/.well-known/acme-challenge/';
@@ -278,16 +279,7 @@ export function createHttpChallengeServer(options: HttpChallengeServerOptions): 
 
   return {
     server,
-    listen(port: number, host?: string): Promise<net.AddressInfo> {
-      return new Promise((resolve, reject) => {
-        const onError = (error: Error): void => reject(error);
-        server.once('error', onError);
-        server.listen(port, host, () => {
-          server.off('error', onError);
-          resolve(server.address() as net.AddressInfo);
-        });
-      });
-    },
+    listen: (port: number, host?: string) => listenServer(server, port, host),
     async close(): Promise<void> {
       if (!server.listening) {
         server.closeAllConnections();

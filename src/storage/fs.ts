@@ -2,9 +2,10 @@
 // A key is a file below the root; writes go to a temporary file that is synced and renamed over the
 // target, so a reader sees the old value or the new one. Everything is private to the owner (files 0600,
 // folders 0700), because the cache holds private keys. Locks are lease files in <root>/.locks (fs-lock.ts).
-import { chmod, mkdir, open, readdir, readFile, rename, rmdir, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, open, readdir, readFile, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { LockError, StorageError } from '../errors.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { errno, LockFiles, tempName } from './fs-lock.js';
 import { assertKey, assertPrefix, isSafeName } from './keys.js';
 import { acquireWithBackoff, lockTtl } from './lease.js';
@@ -189,24 +190,8 @@ export class FileStorage implements Storage {
   }
 
   async #writeAtomically(path: string, value: Uint8Array): Promise<void> {
-    const dir = dirname(path);
-    await this.#ensureDir(dir);
-    const temp = join(dir, tempName('tmp'));
-    const handle = await open(temp, 'wx', FILE_MODE);
-    try {
-      try {
-        await handle.chmod(FILE_MODE); // exact, whatever the umask
-        await handle.writeFile(value);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, path);
-    } catch (err) {
-      await unlink(temp).catch(() => {});
-      throw err;
-    }
-    await syncDir(dir);
+    await this.#ensureDir(dirname(path));
+    await writeFileAtomic(path, value, { mode: FILE_MODE, tempName: tempName('tmp') });
   }
 
   /** Removes folders left empty by a delete, up to (not including) the root; stops at the first in use. */

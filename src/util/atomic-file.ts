@@ -8,13 +8,15 @@ import { basename, dirname, join } from 'node:path';
 
 export interface AtomicWriteOptions {
   readonly mode: number;
+  /** Name of the temporary file in the target's folder; default a hidden random name. */
+  readonly tempName?: string;
   readonly uid?: number;
   readonly gid?: number;
 }
 
 export async function writeFileAtomic(path: string, data: Uint8Array | string, options: AtomicWriteOptions) {
   const folder = dirname(path);
-  const temp = join(folder, `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = join(folder, options.tempName ?? `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await open(temp, 'wx', options.mode);
   try {
     try {
