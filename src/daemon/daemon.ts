@@ -216,7 +216,12 @@ export class Daemon {
       privateKey: inCache(stored.keys.privateKey),
     };
     if (exportPath) {
-      files = await exportCertificate(stored, { folder: exportPath });
+      const { uid, gid } = provider.config.exportOwner;
+      files = await exportCertificate(stored, {
+        folder: exportPath,
+        ...(uid !== undefined ? { uid } : {}),
+        ...(gid !== undefined ? { gid } : {}),
+      });
       this.#log.info({ provider: id, folder: files.fullchain }, 'certificate exported');
     }
     if (onRenew) {

@@ -83,6 +83,8 @@ export interface AcmeProviderConfig {
   readonly caFile: string | undefined;
   /** Absolute folder template to export certificates to; `%{name}%` is left for the daemon to fill. */
   readonly exportPath: string | undefined;
+  /** Owner of the exported files (`export-user`, `export-group`); the key is 0640 when a group is set. */
+  readonly exportOwner: { readonly uid: number | undefined; readonly gid: number | undefined };
   /** Command run after each renewal, as argv (no shell). */
   readonly onRenew: readonly [string, ...string[]] | undefined;
 }

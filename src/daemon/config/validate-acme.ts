@@ -33,6 +33,8 @@ export const ACME_KEYS = [
   'preferred-chain',
   'ca-file',
   'export',
+  'export-user',
+  'export-group',
   'on-renew',
   ...DNS_KEYS,
 ] as const;
@@ -85,6 +87,15 @@ export async function readAcmeProvider(
   if (onRenew?.length === 0) r.error('on-renew', 'must not be empty; leave it out to run nothing');
   const cache = r.string('cache');
   const exportPath = r.string('export');
+  const exportOwner = {
+    uid: await readAccount(r, 'export-user', '/etc/passwd', context),
+    gid: await readAccount(r, 'export-group', '/etc/group', context),
+  };
+  if (exportPath === undefined) {
+    for (const key of ['export-user', 'export-group']) {
+      if (r.has(key)) r.error(key, 'only means something with export = "<folder>"');
+    }
+  }
   const provider = {
     id,
     directory: directory ?? LETS_ENCRYPT_DIRECTORY,
@@ -99,6 +110,7 @@ export async function readAcmeProvider(
     preferredChain: r.string('preferred-chain'),
     caFile,
     exportPath: exportPath === undefined ? undefined : resolve(context.baseDir, exportPath),
+    exportOwner,
     onRenew: onRenew?.map((element) => element.value),
   };
   r.finish(ACME_KEYS);
@@ -114,6 +126,32 @@ export async function readAcmeProvider(
     domains: [firstDomain, ...otherDomains],
     onRenew: program === undefined ? undefined : [program, ...args],
   };
+}
+
+/** A user or group, by name (looked up in /etc/passwd or /etc/group) or numeric id. */
+async function readAccount(
+  r: TableReader,
+  key: string,
+  database: '/etc/passwd' | '/etc/group',
+  context: AcmeContext,
+): Promise<number | undefined> {
+  const name = r.string(key)?.trim();
+  if (name === undefined) return undefined;
+  if (/^\d+$/.test(name)) return Number(name);
+  const what = database === '/etc/passwd' ? 'user' : 'group';
+  let text = '';
+  try {
+    text = await context.readFile(database);
+  } catch {
+    r.error(key, `cannot read ${database} to look up the ${what} ${JSON.stringify(name)}; give a numeric id`);
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    const [entry, , id] = line.split(':');
+    if (entry === name && id !== undefined && /^\d+$/.test(id)) return Number(id);
+  }
+  r.error(key, `no ${what} named ${JSON.stringify(name)} in ${database}`);
+  return undefined;
 }
 
 function readDirectory(r: TableReader): string | undefined {

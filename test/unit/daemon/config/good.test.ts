@@ -34,6 +34,7 @@ describe("Stalwart's example configuration", () => {
         preferredChain: undefined,
         caFile: undefined,
         exportPath: undefined,
+        exportOwner: { uid: undefined, gid: undefined },
         onRenew: undefined,
       },
     );
@@ -90,6 +91,7 @@ describe('a configuration using every feature', () => {
     assert.equal(alpn.caFile, join(GOOD, 'files/ca.pem'));
     assert.equal(alpn.cache, '/var/lib/tlsward/acme');
     assert.equal(alpn.exportPath, '/var/lib/tlsward/export/%{name}%');
+    assert.deepEqual(alpn.exportOwner, { uid: 0, gid: 0 });
     assert.deepEqual(alpn.onRenew, ['systemctl', 'reload', 'postfix']);
 
     const dns = config.acme.get('dns')!;
