@@ -124,6 +124,7 @@ export class Daemon {
         issuer: provider.issuer,
         renewBeforeMs: provider.config.renewBeforeMs,
         keyType: provider.config.keyType,
+        reuseKey: provider.config.reuseKey,
         isDefault: provider.config.default,
         storage: provider.storage,
         afterObtained: (stored) => this.#afterObtained(provider, stored),

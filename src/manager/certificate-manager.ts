@@ -25,6 +25,8 @@ export interface ManagedCertificateSpec {
   readonly issuer: Issuer;
   readonly renewBeforeMs: number;
   readonly keyType?: KeyType;
+  /** Keep the private key across renewals (for key pinning, TLSA 3 1 1 records); default a fresh key. */
+  readonly reuseKey?: boolean;
   /** This certificate also answers clients that send no SNI (or an unknown name, if so configured). */
   readonly isDefault?: boolean;
   /** Where this certificate lives, when not in the manager's default storage (e.g. a provider's cache). */
@@ -416,7 +418,11 @@ export class CertificateManager {
       const newer = current !== undefined && current.info.serialNumber !== entry.installed?.serialNumber;
       if (newer && reason !== 'forced' && !this.#isDue(spec, current)) return current;
       const issued = await spec.issuer.issue(
-        { names: spec.names, ...(spec.keyType ? { keyType: spec.keyType } : {}) },
+        {
+          names: spec.names,
+          ...(spec.keyType ? { keyType: spec.keyType } : {}),
+          ...(spec.reuseKey && current ? { privateKey: current.privateKey } : {}),
+        },
         AbortSignal.any([signal, lock.lost]),
       );
       const stored = await entry.store.save(spec.issuer.id, issued, signal);

@@ -77,6 +77,8 @@ export interface AcmeProviderConfig {
   readonly default: boolean;
   readonly eab: ExternalAccountBinding | undefined;
   readonly keyType: KeyType;
+  /** `reuse-key`: keep the private key across renewals (TLSA 3 1 1 / DANE pinning). */
+  readonly reuseKey: boolean;
   /** Issuer common name of the alternate chain to prefer. */
   readonly preferredChain: string | undefined;
   /** Absolute path of PEM CA certificates to trust for the directory's HTTPS (a private CA). */

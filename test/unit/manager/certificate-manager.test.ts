@@ -27,7 +27,12 @@ class FakeIssuer implements Issuer {
     const failure = this.failures.shift();
     if (failure) throw failure;
     const now = this.clock.now();
-    return await fakeIssuedCertificate(request.names, new Date(now - 1000), new Date(now + this.lifetime));
+    return await fakeIssuedCertificate(
+      request.names,
+      new Date(now - 1000),
+      new Date(now + this.lifetime),
+      request.privateKey,
+    );
   }
 }
 
@@ -200,6 +205,27 @@ describe('CertificateManager', () => {
     assert.equal(issuer.requests.length, 2);
     assert.equal(manager.status()[0]?.serialNumber, forced.info.serialNumber);
     await manager.stop();
+  });
+
+  it('keeps the private key across renewals only when asked to (reuse-key)', async () => {
+    const keyOf = async (manager: CertificateManager, storage: MemoryStorage, issuer: FakeIssuer) =>
+      (
+        await new CertificateStore(storage).load(issuer.id, ['mail.example.org'], AbortSignal.timeout(5000))
+      )?.privateKey
+        .export({ type: 'pkcs8', format: 'der' })
+        .toString('hex');
+    for (const reuseKey of [true, false]) {
+      const { manager, issuer, storage } = setUp();
+      manager.add({ id: 'le', names: ['mail.example.org'], issuer, renewBeforeMs: 30 * DAY, reuseKey });
+      await startAndObtain(manager);
+      const before = await keyOf(manager, storage, issuer);
+      await manager.renew('le', { force: true });
+      const after = await keyOf(manager, storage, issuer);
+      assert.equal(issuer.requests.length, 2);
+      if (reuseKey) assert.equal(after, before, 'reuse-key keeps the key');
+      else assert.notEqual(after, before, 'a fresh key by default');
+      await manager.stop();
+    }
   });
 
   it('chooses by exact name, then wildcard, then the default certificate', async () => {

@@ -1,5 +1,6 @@
 // Certificates for unit tests: self-signed, with the names and validity a test asks for.
 
+import type { KeyObject } from 'node:crypto';
 import { parseCertificate, splitPemChain } from '../../../src/crypto/certificate.js';
 import { generatePrivateKey } from '../../../src/crypto/keys.js';
 import { createSelfSignedCertificate } from '../../../src/crypto/self-signed.js';
@@ -13,8 +14,8 @@ export async function fakeIssuedCertificate(
   names: readonly string[],
   notBefore: Date,
   notAfter: Date,
+  privateKey: KeyObject = generatePrivateKey(),
 ): Promise<IssuedCertificate> {
-  const privateKey = generatePrivateKey();
   const pem = await createSelfSignedCertificate({
     key: privateKey,
     commonName: 'test',

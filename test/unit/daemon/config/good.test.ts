@@ -31,6 +31,7 @@ describe("Stalwart's example configuration", () => {
         default: false,
         eab: undefined,
         keyType: 'ec256',
+        reuseKey: false,
         preferredChain: undefined,
         caFile: undefined,
         exportPath: undefined,
