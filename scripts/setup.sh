@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-needed=(pebble knot openssl)
+needed=(pebble knot knot-dnsutils openssl)
 [ "${TLSWARD_WITH_PEERS:-0}" = 1 ] && needed+=(lego uacme)  # uacme brings ualpn
 missing=()
 for pkg in "${needed[@]}"; do

@@ -5,6 +5,7 @@
 import { normalizeDomain } from '../acme/identifiers.js';
 import type { DaemonConfig } from '../daemon/config/model.js';
 import { DEFAULT_CACHE } from '../daemon/daemon.js';
+import { managedSpec } from '../daemon/deliver.js';
 import { createLogger } from '../daemon/logger.js';
 import { OnDemandPort } from '../daemon/on-demand-port.js';
 import { buildProvider } from '../daemon/providers.js';
@@ -60,14 +61,7 @@ export async function runRenew(options: RenewCommandOptions, terminal: Terminal)
         return ports.get(key);
       },
     });
-    manager.add({
-      id: providerConfig.id,
-      names: providerConfig.domains,
-      issuer: provider.issuer,
-      renewBeforeMs: providerConfig.renewBeforeMs,
-      keyType: providerConfig.keyType,
-      storage: provider.storage,
-    });
+    manager.add(managedSpec(provider, logger));
   }
   await manager.loadStored();
 

@@ -1,22 +1,18 @@
 // The running daemon: a validated configuration turned into listeners, providers and a certificate
 // manager; reloaded in place (what changed is replaced, the rest keeps running) and stopped in order.
-import { join } from 'node:path';
 import { CertificateManager, type ManagerEvents } from '../manager/certificate-manager.js';
-import type { StoredCertificate } from '../manager/certificate-store.js';
 import { createSharedTlsListener } from '../server/alpn-tls-server.js';
 import { createHttpChallengeServer } from '../server/http-challenge.js';
 import { HttpChallenges } from '../solvers/http-01.js';
 import { TlsAlpnChallenges } from '../solvers/tls-alpn-01.js';
 import { FileStorage } from '../storage/fs.js';
-import type { Storage } from '../storage/storage.js';
 import {
   type AcmeProviderConfig,
   type DaemonConfig,
   type ListenerConfig,
   unservedListeners,
 } from './config/model.js';
-import { exportCertificate } from './export.js';
-import { runHook } from './hooks.js';
+import { managedSpec } from './deliver.js';
 import { type RunningListener, startListener } from './listeners.js';
 import type { Logger } from './logger.js';
 import { OnDemandPort } from './on-demand-port.js';
@@ -113,22 +109,13 @@ export class Daemon {
             }),
       );
     }
-    for (const [id, provider] of this.#providers) {
-      if (next.get(id) !== provider) this.manager.remove(id);
+    for (const id of this.#providers.keys()) {
+      if (!next.has(id)) this.manager.remove(id);
     }
     for (const [id, provider] of next) {
       if (this.#providers.get(id) === provider) continue;
-      this.manager.add({
-        id,
-        names: provider.config.domains,
-        issuer: provider.issuer,
-        renewBeforeMs: provider.config.renewBeforeMs,
-        keyType: provider.config.keyType,
-        reuseKey: provider.config.reuseKey,
-        isDefault: provider.config.default,
-        storage: provider.storage,
-        afterObtained: (stored) => this.#afterObtained(provider, stored),
-      });
+      // A changed provider replaces its entry; what it serves now keeps serving until the new one is ready.
+      this.manager.replace(managedSpec(provider, this.#log));
     }
     this.#providers = next;
 
@@ -206,40 +193,6 @@ export class Daemon {
     return onDemand;
   }
 
-  async #afterObtained(provider: Provider, stored: StoredCertificate): Promise<void> {
-    const { exportPath, onRenew, id } = provider.config;
-    const inCache = (key: string) =>
-      provider.storage instanceof FileStorage ? join(provider.storage.root, key) : key;
-    let files = {
-      certificate: inCache(stored.keys.certificate),
-      chain: inCache(stored.keys.chain),
-      fullchain: inCache(stored.keys.fullchain),
-      privateKey: inCache(stored.keys.privateKey),
-    };
-    if (exportPath) {
-      const { uid, gid } = provider.config.exportOwner;
-      files = await exportCertificate(stored, {
-        folder: exportPath,
-        ...(uid !== undefined ? { uid } : {}),
-        ...(gid !== undefined ? { gid } : {}),
-      });
-      this.#log.info({ provider: id, folder: files.fullchain }, 'certificate exported');
-    }
-    if (onRenew) {
-      await runHook(onRenew, {
-        TLSWARD_PROVIDER: id,
-        TLSWARD_DOMAINS: stored.names.join(' '),
-        TLSWARD_CERTIFICATE: files.certificate,
-        TLSWARD_CHAIN: files.chain,
-        TLSWARD_FULLCHAIN: files.fullchain,
-        TLSWARD_PRIVATE_KEY: files.privateKey,
-        TLSWARD_NOT_AFTER: stored.info.notAfter.toISOString(),
-        TLSWARD_SERIAL: stored.info.serialNumber,
-      });
-      this.#log.info({ provider: id, command: onRenew[0] }, 'reload hook ran');
-    }
-  }
-
   /** Mail protocols are accepted in the file (Stalwart's configuration loads) but not served yet. */
   #warnUnserved(config: DaemonConfig): void {
     for (const listener of unservedListeners(config)) {
@@ -268,6 +221,12 @@ export class Daemon {
       this.#log.info(
         { provider: e.id, names: e.names, serial: e.serialNumber, notAfter: e.notAfter.toISOString() },
         'certificate obtained',
+      );
+    });
+    events.on('scheduled', (e: ManagerEvents['scheduled']) => {
+      this.#log.debug(
+        { provider: e.id, nextAttempt: e.nextAttemptAt.toISOString() },
+        'next attempt scheduled',
       );
       persist(e.id);
     });

@@ -177,6 +177,11 @@ async function terminate(
       clearTimeout(timer);
       reject(error);
     });
+    // A client that goes away mid-handshake sends no error: without this the timer would hold shutdown.
+    secure.once('close', () => {
+      clearTimeout(timer);
+      reject(new Error('the client closed the connection during the TLS handshake'));
+    });
   });
 }
 

@@ -4,6 +4,9 @@
 import { readFile } from 'node:fs/promises';
 import { nodeFetch } from '../acme/fetch.js';
 import { AcmeIssuer } from '../issuers/acme-issuer.js';
+import { CloudflareProvider } from '../solvers/dns/cloudflare.js';
+import { ExecProvider } from '../solvers/dns/exec.js';
+import type { DnsProvider } from '../solvers/dns/provider.js';
 import { Rfc2136Provider } from '../solvers/dns/rfc2136.js';
 import { Dns01Solver } from '../solvers/dns-01.js';
 import { Http01Solver, type HttpChallenges } from '../solvers/http-01.js';
@@ -11,7 +14,7 @@ import type { ChallengeSolver } from '../solvers/solver.js';
 import { TlsAlpn01Solver, type TlsAlpnChallenges } from '../solvers/tls-alpn-01.js';
 import type { Storage } from '../storage/storage.js';
 import { formatHostPort } from './config/addresses.js';
-import type { AcmeProviderConfig, ChallengeConfig } from './config/model.js';
+import type { AcmeProviderConfig, ChallengeConfig, DnsProviderConfig } from './config/model.js';
 import type { Logger } from './logger.js';
 import { type OnDemandPort, withOnDemandPort } from './on-demand-port.js';
 
@@ -78,10 +81,21 @@ function solverFor(challenge: ChallengeConfig, deps: ProviderDependencies): Chal
     }
     case 'dns-01': {
       const dns = challenge.dns;
-      if (dns.provider !== 'rfc2136-tsig') {
-        throw new Error(`the ${dns.provider} DNS provider is not available yet; use rfc2136-tsig`);
-      }
-      const provider = new Rfc2136Provider({
+      return new Dns01Solver({
+        provider: dnsProvider(dns),
+        pollingIntervalMs: dns.pollingIntervalMs,
+        propagationTimeoutMs: dns.propagationTimeoutMs,
+        ...(dns.resolvers ? { resolvers: dns.resolvers.map(formatHostPort) } : {}),
+        ...(dns.nameservers ? { checkServers: dns.nameservers.map(formatHostPort) } : {}),
+      });
+    }
+  }
+}
+
+function dnsProvider(dns: DnsProviderConfig): DnsProvider {
+  switch (dns.provider) {
+    case 'rfc2136-tsig':
+      return new Rfc2136Provider({
         host: dns.host,
         port: dns.port,
         protocol: dns.protocol,
@@ -90,13 +104,9 @@ function solverFor(challenge: ChallengeConfig, deps: ProviderDependencies): Chal
         algorithm: dns.tsigAlgorithm,
         ...(dns.origin ? { origin: dns.origin } : {}),
       });
-      return new Dns01Solver({
-        provider,
-        pollingIntervalMs: dns.pollingIntervalMs,
-        propagationTimeoutMs: dns.propagationTimeoutMs,
-        ...(dns.resolvers ? { resolvers: dns.resolvers.map(formatHostPort) } : {}),
-        ...(dns.nameservers ? { checkServers: dns.nameservers.map(formatHostPort) } : {}),
-      });
-    }
+    case 'exec':
+      return new ExecProvider({ command: dns.command });
+    case 'cloudflare':
+      return new CloudflareProvider({ token: dns.secret });
   }
 }

@@ -63,6 +63,8 @@ export interface ManagerEvents {
   };
   'certificate-installed': { id: string; names: readonly string[]; serialNumber: string; notAfter: Date };
   'hook-failed': { id: string; names: readonly string[]; error: Error };
+  /** The next attempt of a certificate was (re)computed: after start, each attempt and each change. */
+  scheduled: { id: string; names: readonly string[]; nextAttemptAt: Date };
 }
 
 export interface CertificateStatus {
@@ -106,7 +108,10 @@ interface Entry {
   readonly store: CertificateStore;
   readonly id: string;
   readonly names: readonly string[];
+  readonly isDefault: boolean;
   installed: Installed | undefined;
+  /** The entry this one replaces (a reload changed its settings): it serves until this one installs. */
+  replacing: Entry | undefined;
   failures: number;
   lastError: string | undefined;
   nextAttemptAt: Date | undefined;
@@ -140,11 +145,38 @@ export class CertificateManager {
     this.#contexts = new ContextCache(options.contextCacheSize ?? 1_000);
   }
 
-  /** Adds a certificate to manage; after start() its scheduling begins at once. */
+  /**
+   * Adds a certificate to manage. After start(), what storage holds for it is installed first and its
+   * schedule begins at once.
+   */
   add(spec: ManagedCertificateSpec): void {
     if (spec.names.length === 0) throw new TypeError(`certificate ${spec.id} has no names`);
     const entry = this.#newEntry(spec.id, spec.names, spec);
-    if (this.#started) this.#launch(entry);
+    if (this.#started) this.#loadAndLaunch(entry);
+  }
+
+  /**
+   * Replaces a managed certificate's settings (a reload changed them). The current certificate keeps
+   * serving until the new settings produce one: with the same names it simply carries over; with other
+   * names the old one serves its names until the new certificate is installed.
+   */
+  replace(spec: ManagedCertificateSpec): void {
+    const old = this.#entries.get(spec.id);
+    if (!old) {
+      this.add(spec);
+      return;
+    }
+    old.wake.abort();
+    this.#entries.delete(spec.id);
+    const entry = this.#newEntry(spec.id, spec.names, spec);
+    const sameNames = sameNameSet(old.names, spec.names);
+    entry.replacing = old.replacing ?? old;
+    if (sameNames && old.installed) {
+      entry.installed = { ...old.installed };
+      this.#index.set(entry.names, entry, entry.isDefault);
+      this.#retire(entry);
+    }
+    if (this.#started) this.#loadAndLaunch(entry);
   }
 
   /** Adds a certificate the operator provides (no renewal). Throws when the PEM does not hold together. */
@@ -163,6 +195,7 @@ export class CertificateManager {
       dueAt: info.notAfter,
       load: async () => context,
     };
+    this.#index.set(names, entry, entry.isDefault);
   }
 
   /** Removes a certificate from serving and scheduling (e.g. after a config reload dropped it). */
@@ -173,6 +206,10 @@ export class CertificateManager {
     this.#entries.delete(id);
     this.#index.delete(entry.names, entry);
     this.#contexts.delete(entry);
+    if (entry.replacing) {
+      this.#index.delete(entry.replacing.names, entry.replacing);
+      this.#contexts.delete(entry.replacing);
+    }
   }
 
   /**
@@ -221,7 +258,7 @@ export class CertificateManager {
     const pinned = this.#entries.get(id);
     if (!pinned?.installed) return this.secureContextFor(serverName, { fallback: false });
     const exact = this.#index.matchExact(serverName);
-    if (serverName === undefined || exact === pinned)
+    if (serverName === undefined || exact === pinned || covers(pinned.names, serverName))
       return this.#contexts.get(pinned, pinned.installed.load);
     if (exact?.installed) return this.#contexts.get(exact, exact.installed.load);
     return options.fallback ? this.#contexts.get(pinned, pinned.installed.load) : undefined;
@@ -283,16 +320,37 @@ export class CertificateManager {
       store: spec?.storage ? new CertificateStore(spec.storage) : this.#store,
       id,
       names,
+      isDefault: isDefault ?? spec?.isDefault ?? false,
       installed: undefined,
+      replacing: undefined,
       failures: 0,
       lastError: undefined,
       nextAttemptAt: undefined,
       running: undefined,
       wake: new AbortController(),
     };
+    // Indexed (served) only once it has a certificate: until then a replaced entry keeps serving.
     this.#entries.set(id, entry);
-    this.#index.set(names, entry, isDefault ?? spec?.isDefault ?? false);
     return entry;
+  }
+
+  #loadAndLaunch(entry: Entry): void {
+    this.#loadStored(entry)
+      .catch(() => {
+        // Unreadable storage shows up again, reported, when the schedule tries to obtain.
+      })
+      .finally(() => {
+        if (this.#entries.get(entry.id) === entry && !this.#stopping.signal.aborted) this.#launch(entry);
+      });
+  }
+
+  /** Stops serving what the entry replaced, now that the entry serves. */
+  #retire(entry: Entry): void {
+    const old = entry.replacing;
+    if (!old) return;
+    entry.replacing = undefined;
+    this.#index.delete(old.names, old);
+    this.#contexts.delete(old);
   }
 
   async #loadStored(entry: Entry): Promise<void> {
@@ -324,6 +382,8 @@ export class CertificateManager {
       },
     };
     this.#contexts.put(entry, contextOf(stored));
+    this.#index.set(names, entry, entry.isDefault);
+    this.#retire(entry);
     this.events.emit('certificate-installed', {
       id: entry.id,
       names,
@@ -343,6 +403,7 @@ export class CertificateManager {
     while (!this.#stopping.signal.aborted && this.#entries.get(entry.id) === entry) {
       const at = this.#nextAttempt(entry);
       entry.nextAttemptAt = at;
+      this.events.emit('scheduled', { id: entry.id, names: entry.names, nextAttemptAt: at });
       try {
         const delay = at.getTime() - this.#clock.now();
         if (delay > 0) await this.#clock.sleep(delay, entry.wake.signal);
@@ -484,4 +545,15 @@ export class CertificateManager {
 
 function contextOf(stored: StoredCertificate): SecureContext {
   return createSecureContext({ cert: stored.fullchainPem, key: privateKeyToPem(stored.privateKey) });
+}
+
+function sameNameSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((name) => b.includes(name));
+}
+
+/** Whether a certificate for `names` is valid for a client's SNI name (exact, or one-label wildcard). */
+function covers(names: readonly string[], serverName: string): boolean {
+  const name = serverName.toLowerCase().replace(/\.$/, '');
+  const dot = name.indexOf('.');
+  return names.includes(name) || (dot > 0 && names.includes(`*.${name.slice(dot + 1)}`));
 }

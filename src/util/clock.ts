@@ -8,10 +8,16 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
+const MAX_TIMER_MS = 2_147_483_647;
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   sleep: async (ms, signal) => {
-    await delay(ms, undefined, signal ? { signal } : undefined);
+    // setTimeout cannot wait longer than 2^31-1 ms (~24.8 days): a longer delay fires after 1 ms.
+    // A renewal due in 60 days is normal, so sleep in steps.
+    for (let left = ms; left > 0; left -= MAX_TIMER_MS) {
+      await delay(Math.min(left, MAX_TIMER_MS), undefined, signal ? { signal } : undefined);
+    }
   },
 };
 

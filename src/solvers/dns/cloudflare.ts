@@ -98,7 +98,8 @@ export class CloudflareError extends TlswardError {
     const retryable =
       kind === 'network' ||
       kind === 'timeout' ||
-      (kind === 'api' && status !== undefined && (status === 429 || status >= 500));
+      // A 5xx whose body is an HTML page from a proxy is as passing as one in Cloudflare's envelope.
+      ((kind === 'api' || kind === 'protocol') && status !== undefined && (status === 429 || status >= 500));
     const code = kind === 'network' ? 'NETWORK' : kind === 'timeout' ? 'TIMEOUT' : 'CHALLENGE_FAILED';
     super(code, message, { retryable, cause: details.cause });
     this.kind = kind;
@@ -141,8 +142,8 @@ interface ApiResponse {
   readonly envelope: Envelope;
 }
 
-/** What we keep of a zone object. */
-interface Zone {
+/** A zone as this provider uses it: its id and (lowercase) name. */
+export interface CloudflareZone {
   readonly id: string;
   readonly name: string;
 }
@@ -187,7 +188,7 @@ export class CloudflareProvider implements DnsProvider {
    * The zone found for each record name, so that cleanup does not walk again what present() just
    * walked. Entries expire, so that a zone deleted and added again (new id) is found again.
    */
-  readonly #zoneCache = new Map<string, { zone: Zone; at: number }>();
+  readonly #zoneCache = new Map<string, { zone: CloudflareZone; at: number }>();
 
   constructor(options: CloudflareProviderOptions) {
     if (typeof options.token !== 'string' || options.token.trim() === '')
@@ -277,7 +278,7 @@ export class CloudflareProvider implements DnsProvider {
    * The Cloudflare zone holding `record.name`: the configured zoneId, else the zone named by the record,
    * else the longest suffix of the name that `GET /zones?name=` knows.
    */
-  async zoneFor(record: Pick<TxtRecord, 'name' | 'zone'>, signal: AbortSignal): Promise<Zone> {
+  async zoneFor(record: Pick<TxtRecord, 'name' | 'zone'>, signal: AbortSignal): Promise<CloudflareZone> {
     const name = canonicalName(record.name);
     if (record.zone !== undefined && !isSubdomain(name, record.zone))
       throw new CloudflareError('zone', `cloudflare: ${name} is not inside zone ${record.zone}`, {
@@ -306,7 +307,11 @@ export class CloudflareProvider implements DnsProvider {
   }
 
   /** The zone named exactly `candidate`, from `GET /zones?name=`; undefined if none. */
-  async #zoneNamed(candidate: string, recordName: string, signal: AbortSignal): Promise<Zone | undefined> {
+  async #zoneNamed(
+    candidate: string,
+    recordName: string,
+    signal: AbortSignal,
+  ): Promise<CloudflareZone | undefined> {
     const response = await this.#call(
       'GET',
       `/zones?${new URLSearchParams({ name: candidate, per_page: '50' })}`,
@@ -333,7 +338,12 @@ export class CloudflareProvider implements DnsProvider {
   }
 
   /** The TXT records at `name` holding `value` (bare or in quotes), over every page. */
-  async #findValue(zone: Zone, name: string, value: string, signal: AbortSignal): Promise<DnsRecord[]> {
+  async #findValue(
+    zone: CloudflareZone,
+    name: string,
+    value: string,
+    signal: AbortSignal,
+  ): Promise<DnsRecord[]> {
     const found: DnsRecord[] = [];
     for (let page = 1; page <= MAX_PAGES; page++) {
       // Filtered by name and type only: a content filter would miss a value stored in quotes.
@@ -385,7 +395,6 @@ export class CloudflareProvider implements DnsProvider {
   ): Promise<ApiResponse> {
     for (let attempt = 0; ; attempt++) {
       let failure: CloudflareError;
-      let retryAfter: Date | undefined;
       try {
         const response = await this.#exchange(method, path, body, context, signal);
         if (response.envelope.success && response.status < 400) return response;
@@ -393,15 +402,13 @@ export class CloudflareProvider implements DnsProvider {
         if (codes.length > 0 && context.expected && codes.every((code) => context.expected?.has(code)))
           return { ...response, envelope: { ...response.envelope, success: false } };
         failure = this.#apiError(context, response);
-        retryAfter = failure.retryAfter;
       } catch (error) {
         if (!(error instanceof CloudflareError)) throw error;
         failure = error;
       }
       if (!failure.retryable || attempt >= this.#retries) throw failure;
-      const now = this.#clock.now();
-      const wait = retryAfter
-        ? retryAfter.getTime() - now
+      const wait = failure.retryAfter
+        ? failure.retryAfter.getTime() - this.#clock.now()
         : backoffDelay(attempt, this.#retryDelayMs, this.#retryDelayMs * 8);
       if (wait > this.#maxRetryAfterMs) throw failure;
       await this.#clock.sleep(Math.max(0, wait), signal);

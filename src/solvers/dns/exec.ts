@@ -36,9 +36,7 @@ export type ExecFailure =
   /** It exited with a status other than 0, or was killed by a signal it did not get from us. */
   | 'exit'
   /** It ran longer than `timeoutMs` and was killed. */
-  | 'timeout'
-  /** The caller's AbortSignal fired; the program was killed. */
-  | 'aborted';
+  | 'timeout';
 
 /** The hook program failed; says which program, which action on which record, and how. */
 export class ExecProviderError extends TlswardError {
@@ -174,10 +172,16 @@ export class ExecProvider implements DnsProvider {
         cause: outcome.error,
       });
     }
+    // The caller gave up: the program is stopped and reaped by now, and the caller's reason goes back.
+    if (outcome.killedFor === 'abort') throw signal.reason;
     if (outcome.code === 0 && outcome.killedFor === undefined) return;
     const output = tail.text((text) => this.#mask(text));
     const shown =
-      output.trim() === '' ? 'no output' : `output (last ${this.#tailChars} characters):\n${output}`;
+      output.trim() === ''
+        ? 'no output'
+        : tail.truncated
+          ? `output (last ${this.#tailChars} characters):\n${output}`
+          : `output:\n${output}`;
     const status = { ...details, exitCode: outcome.code, signal: outcome.signal, output };
     if (outcome.killedFor === 'timeout')
       throw new ExecProviderError(
@@ -185,11 +189,6 @@ export class ExecProvider implements DnsProvider {
         `${what}: still running after ${this.#timeoutMs} ms, killed; ${shown}`,
         status,
       );
-    if (outcome.killedFor === 'abort')
-      throw new ExecProviderError('aborted', `${what}: aborted, killed; ${shown}`, {
-        ...status,
-        cause: signal.reason,
-      });
     const how = outcome.code !== null ? `exit status ${outcome.code}` : `killed by ${outcome.signal}`;
     throw new ExecProviderError('exit', `${what} failed: ${how}; ${shown}`, status);
   }
@@ -313,6 +312,11 @@ class OutputTail {
       this.#text = this.#text.slice(-this.#max * 2);
       this.#dropped = true;
     }
+  }
+
+  /** True when more was written than is shown. */
+  get truncated(): boolean {
+    return this.#dropped || this.#text.length > this.#max;
   }
 
   text(mask: (text: string) => string): string {

@@ -228,6 +228,37 @@ describe('CertificateManager', () => {
     }
   });
 
+  it('keeps serving the current certificate while replaced settings obtain a new one', async () => {
+    const { manager, issuer } = setUp();
+    const spec = { id: 'le', names: ['a.example.org', 'b.example.org'], issuer, renewBeforeMs: 30 * DAY };
+    manager.add(spec);
+    await startAndObtain(manager);
+    const original = manager.status()[0]?.serialNumber;
+
+    // Same names, other settings: the certificate carries over, nothing is obtained.
+    manager.replace({ ...spec, renewBeforeMs: 20 * DAY });
+    await settle();
+    assert.equal(issuer.requests.length, 1);
+    assert.equal(manager.status()[0]?.serialNumber, original);
+
+    // Other names while the CA fails: the old certificate still serves its names.
+    issuer.failures = [new Error('CA down')];
+    const failed = nextOutcome(manager);
+    manager.replace({ ...spec, names: ['a.example.org', 'c.example.org'] });
+    await failed;
+    assert.ok(await manager.secureContextFor('a.example.org', { fallback: false }), 'a is still served');
+    assert.ok(await manager.secureContextFor('b.example.org', { fallback: false }), 'b is still served');
+    assert.equal(await manager.secureContextFor('c.example.org', { fallback: false }), undefined);
+
+    // Once the new certificate arrives it takes over, and b (no longer configured) is dropped.
+    const installed = nextOutcome(manager);
+    await manager.renew('le');
+    await installed;
+    assert.ok(await manager.secureContextFor('c.example.org', { fallback: false }));
+    assert.equal(await manager.secureContextFor('b.example.org', { fallback: false }), undefined);
+    await manager.stop();
+  });
+
   it('chooses by exact name, then wildcard, then the default certificate', async () => {
     const { manager, issuer, clock } = setUp();
     const now = clock.now();

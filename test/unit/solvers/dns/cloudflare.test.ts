@@ -472,6 +472,7 @@ describe('CloudflareProvider', () => {
       }).provider.addTxt({ name: 'a.example.org', value: 'v' }, signal()),
     );
     assert.equal(html.kind, 'protocol');
+    assert.equal(html.retryable, true);
     assert.match(
       html.message,
       /HTTP 502 with a body that is not Cloudflare's JSON envelope: <html>Bad Gateway<\/html>/,
