@@ -102,6 +102,7 @@ function createServer(
         onEvent,
         forward: (socket) => {
           track(socket);
+          keepHalfOpen(socket);
           if (!passthrough) {
             socket.destroy();
             return;
@@ -119,6 +120,7 @@ function createServer(
         onEvent,
         forward: (socket, hello) => {
           track(socket);
+          keepHalfOpen(socket);
           terminate(socket, hello, select, log).then(
             (secure) => {
               if (!secure) return;
@@ -177,12 +179,28 @@ async function terminate(
       clearTimeout(timer);
       reject(error);
     });
-    // A client that goes away mid-handshake sends no error: without this the timer would hold shutdown.
-    secure.once('close', () => {
+    // A client that goes away mid-handshake sends no error: without these the timer would hold shutdown.
+    // With half-open sockets a FIN arrives as 'end' alone, so both are watched.
+    const gone = () => {
       clearTimeout(timer);
+      secure.destroy();
       reject(new Error('the client closed the connection during the TLS handshake'));
+    };
+    secure.once('end', gone);
+    secure.once('close', gone);
+    secure.once('secure', () => {
+      secure.off('end', gone);
+      secure.off('close', gone);
     });
   });
+}
+
+/**
+ * A client that half-closes (sends its request, then FIN) must still get the backend's reply: without
+ * this, Node ends our side of the socket as soon as the client's FIN arrives.
+ */
+function keepHalfOpen(socket: Socket): void {
+  socket.allowHalfOpen = true;
 }
 
 function describeBinds(binds: readonly HostPort[]): string {
