@@ -84,7 +84,10 @@ describe("Stalwart's example configuration", () => {
       const leaf = new X509Certificate(cert.raw);
       const intermediate = new X509Certificate(await pebble.intermediatePem());
       assert.ok(leaf.verify(intermediate.publicKey), 'signed by the Pebble intermediate');
-      const cached = await readdir(join(scratch, 'stalwart', 'etc', 'acme'), { recursive: true, encoding: 'utf8' });
+      const cached = await readdir(join(scratch, 'stalwart', 'etc', 'acme'), {
+        recursive: true,
+        encoding: 'utf8',
+      });
       assert.ok(
         cached.some((file) => file.endsWith('mail.example.test/fullchain.pem')),
         'kept in the cache folder',

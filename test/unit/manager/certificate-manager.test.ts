@@ -208,7 +208,7 @@ describe('CertificateManager', () => {
   });
 
   it('keeps the private key across renewals only when asked to (reuse-key)', async () => {
-    const keyOf = async (manager: CertificateManager, storage: MemoryStorage, issuer: FakeIssuer) =>
+    const keyOf = async (storage: MemoryStorage, issuer: FakeIssuer) =>
       (
         await new CertificateStore(storage).load(issuer.id, ['mail.example.org'], AbortSignal.timeout(5000))
       )?.privateKey
@@ -218,9 +218,9 @@ describe('CertificateManager', () => {
       const { manager, issuer, storage } = setUp();
       manager.add({ id: 'le', names: ['mail.example.org'], issuer, renewBeforeMs: 30 * DAY, reuseKey });
       await startAndObtain(manager);
-      const before = await keyOf(manager, storage, issuer);
+      const before = await keyOf(storage, issuer);
       await manager.renew('le', { force: true });
-      const after = await keyOf(manager, storage, issuer);
+      const after = await keyOf(storage, issuer);
       assert.equal(issuer.requests.length, 2);
       if (reuseKey) assert.equal(after, before, 'reuse-key keeps the key');
       else assert.notEqual(after, before, 'a fresh key by default');
