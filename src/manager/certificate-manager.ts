@@ -2,83 +2,35 @@
 // one node of a cluster does the work), renewing each when its own due time comes, retrying failures
 // with capped backoff while the old certificate keeps serving, and answering TLS servers' SNI lookups.
 // Certificates are kept in memory as a small reference; their SecureContexts are built on first use.
+// The specs, events and status it speaks are in types.ts (re-exported here).
 import type { SecureContext } from 'node:tls';
 import { createSecureContext } from 'node:tls';
 import { parseCertificate } from '../crypto/certificate.js';
-import { type KeyType, privateKeyToPem } from '../crypto/keys.js';
+import { privateKeyToPem } from '../crypto/keys.js';
 import { TlswardError } from '../errors.js';
-import type { Issuer } from '../issuers/issuer.js';
-import { certificateName, issueLockName } from '../storage/keys.js';
 import type { Storage } from '../storage/storage.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { TypedEvents } from '../util/events.js';
 import { CertificateStore, type StoredCertificate } from './certificate-store.js';
 import { ContextCache } from './context-cache.js';
-import { NameIndex } from './name-index.js';
+import { covers, NameIndex, sameNameSet } from './name-index.js';
+import { obtainUnderLock } from './obtain.js';
 import { DEFAULT_RETRY_BACKOFF, type RetryBackoff, renewalDueAt, retryAt } from './renewal-policy.js';
+import type {
+  CertificateStatus,
+  ManagedCertificateSpec,
+  ManagerEvents,
+  ObtainReason,
+  StaticCertificateSpec,
+} from './types.js';
 
-export interface ManagedCertificateSpec {
-  /** Stable id for status, logs and `renew`, e.g. the ACME provider id. */
-  readonly id: string;
-  /** Normalized names; the first is primary. */
-  readonly names: readonly string[];
-  readonly issuer: Issuer;
-  readonly renewBeforeMs: number;
-  readonly keyType?: KeyType;
-  /** Keep the private key across renewals (for key pinning, TLSA 3 1 1 records); default a fresh key. */
-  readonly reuseKey?: boolean;
-  /** This certificate also answers clients that send no SNI (or an unknown name, if so configured). */
-  readonly isDefault?: boolean;
-  /** Where this certificate lives, when not in the manager's default storage (e.g. a provider's cache). */
-  readonly storage?: Storage;
-  /** Runs after each new certificate is stored (export, reload hooks); its failure is reported, not fatal. */
-  readonly afterObtained?: (certificate: StoredCertificate, signal: AbortSignal) => Promise<void>;
-}
-
-export interface StaticCertificateSpec {
-  readonly id: string;
-  readonly certificatePem: string;
-  readonly privateKeyPem: string;
-  /** Names it answers; default: the certificate's own DNS names. */
-  readonly names?: readonly string[];
-  readonly isDefault?: boolean;
-}
-
-export type ObtainReason = 'missing' | 'due' | 'forced';
-
-export interface ManagerEvents {
-  [name: string]: unknown;
-  obtaining: { id: string; names: readonly string[]; reason: ObtainReason };
-  obtained: { id: string; names: readonly string[]; serialNumber: string; notAfter: Date; issuerId: string };
-  'renewal-failed': {
-    id: string;
-    names: readonly string[];
-    error: Error;
-    failures: number;
-    nextAttemptAt: Date;
-    /** True when the certificate still served has already expired. */
-    expired: boolean;
-    /** True when no certificate is served for these names at all. */
-    missing: boolean;
-  };
-  'certificate-installed': { id: string; names: readonly string[]; serialNumber: string; notAfter: Date };
-  'hook-failed': { id: string; names: readonly string[]; error: Error };
-  /** The next attempt of a certificate was (re)computed: after start, each attempt and each change. */
-  scheduled: { id: string; names: readonly string[]; nextAttemptAt: Date };
-}
-
-export interface CertificateStatus {
-  readonly id: string;
-  readonly names: readonly string[];
-  readonly managed: boolean;
-  readonly issuer: string | undefined;
-  readonly serialNumber: string | undefined;
-  readonly notAfter: Date | undefined;
-  readonly nextAttemptAt: Date | undefined;
-  readonly failures: number;
-  readonly lastError: string | undefined;
-  readonly obtaining: boolean;
-}
+export type {
+  CertificateStatus,
+  ManagedCertificateSpec,
+  ManagerEvents,
+  ObtainReason,
+  StaticCertificateSpec,
+} from './types.js';
 
 export interface CertificateManagerOptions {
   readonly storage: Storage;
@@ -448,7 +400,27 @@ export class CertificateManager {
     if (!spec) throw new TypeError(`certificate ${entry.id} is not managed`);
     this.events.emit('obtaining', { id: entry.id, names: entry.names, reason });
     try {
-      const stored = await this.#obtainUnderLock(entry, spec, reason, signal);
+      const stored = await obtainUnderLock(
+        {
+          spec,
+          reason,
+          storage: entry.storage,
+          store: entry.store,
+          installedSerial: entry.installed?.serialNumber,
+          lockTtlMs: this.#lockTtlMs,
+          now: this.#clock.now(),
+        },
+        signal,
+      );
+      if (stored.info.serialNumber !== entry.installed?.serialNumber) {
+        this.events.emit('obtained', {
+          id: spec.id,
+          names: spec.names,
+          serialNumber: stored.info.serialNumber,
+          notAfter: stored.info.notAfter,
+          issuerId: spec.issuer.id,
+        });
+      }
       entry.failures = 0;
       entry.lastError = undefined;
       if (stored.info.serialNumber !== entry.installed?.serialNumber) {
@@ -461,48 +433,6 @@ export class CertificateManager {
       if (!signal.aborted) this.#recordFailure(entry, failure);
       throw failure;
     }
-  }
-
-  async #obtainUnderLock(
-    entry: Entry,
-    spec: ManagedCertificateSpec,
-    reason: ObtainReason,
-    signal: AbortSignal,
-  ) {
-    const lock = await entry.storage.lock(issueLockName(certificateName([...spec.names])), {
-      signal,
-      ttlMs: this.#lockTtlMs,
-    });
-    try {
-      // Another node (or an earlier run) may have obtained a newer certificate while we waited.
-      const current = await entry.store.load(spec.issuer.id, spec.names, signal);
-      const newer = current !== undefined && current.info.serialNumber !== entry.installed?.serialNumber;
-      if (newer && reason !== 'forced' && !this.#isDue(spec, current)) return current;
-      const issued = await spec.issuer.issue(
-        {
-          names: spec.names,
-          ...(spec.keyType ? { keyType: spec.keyType } : {}),
-          ...(spec.reuseKey && current ? { privateKey: current.privateKey } : {}),
-        },
-        AbortSignal.any([signal, lock.lost]),
-      );
-      const stored = await entry.store.save(spec.issuer.id, issued, signal);
-      this.events.emit('obtained', {
-        id: spec.id,
-        names: spec.names,
-        serialNumber: issued.info.serialNumber,
-        notAfter: issued.info.notAfter,
-        issuerId: spec.issuer.id,
-      });
-      return stored;
-    } finally {
-      await lock.release();
-    }
-  }
-
-  #isDue(spec: ManagedCertificateSpec, stored: StoredCertificate): boolean {
-    const due = renewalDueAt(stored.info.notBefore, stored.info.notAfter, spec.renewBeforeMs, () => 0);
-    return due.getTime() <= this.#clock.now();
   }
 
   async #runAfterObtained(
@@ -545,15 +475,4 @@ export class CertificateManager {
 
 function contextOf(stored: StoredCertificate): SecureContext {
   return createSecureContext({ cert: stored.fullchainPem, key: privateKeyToPem(stored.privateKey) });
-}
-
-function sameNameSet(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((name) => b.includes(name));
-}
-
-/** Whether a certificate for `names` is valid for a client's SNI name (exact, or one-label wildcard). */
-function covers(names: readonly string[], serverName: string): boolean {
-  const name = serverName.toLowerCase().replace(/\.$/, '');
-  const dot = name.indexOf('.');
-  return names.includes(name) || (dot > 0 && names.includes(`*.${name.slice(dot + 1)}`));
 }

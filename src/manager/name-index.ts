@@ -44,3 +44,14 @@ export class NameIndex<T> {
     return this.#fallback;
   }
 }
+
+export function sameNameSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((name) => b.includes(name));
+}
+
+/** Whether a certificate for `names` is valid for a client's SNI name (exact, or one-label wildcard). */
+export function covers(names: readonly string[], serverName: string): boolean {
+  const name = serverName.toLowerCase().replace(/\.$/, '');
+  const dot = name.indexOf('.');
+  return names.includes(name) || (dot > 0 && names.includes(`*.${name.slice(dot + 1)}`));
+}
