@@ -24,13 +24,7 @@ import type {
   StaticCertificateSpec,
 } from './types.js';
 
-export type {
-  CertificateStatus,
-  ManagedCertificateSpec,
-  ManagerEvents,
-  ObtainReason,
-  StaticCertificateSpec,
-} from './types.js';
+export type * from './types.js';
 
 export interface CertificateManagerOptions {
   readonly storage: Storage;
