@@ -193,17 +193,22 @@ export class AcmeClient {
     return { pem, alternates: linkTargets(response, 'alternate') };
   }
 
-  /** Revokes a certificate (DER) with the account key (RFC 8555 section 7.6). */
+  /**
+   * Revokes a certificate (DER) (RFC 8555 section 7.6): signed by the account that holds it, or, with
+   * `certificateKey`, by the certificate's own private key (works when the account is gone).
+   */
   async revokeCertificate(
     certificateDer: Uint8Array,
     reason: RevocationReason,
     signal: AbortSignal,
+    certificateKey?: KeyObject,
   ): Promise<void> {
     const directory = await this.directory(signal);
     await this.#post(
       directory.revokeCert,
       { certificate: Buffer.from(certificateDer).toString('base64url'), reason },
       signal,
+      certificateKey ? { signingKey: certificateKey } : {},
     );
   }
 
@@ -235,14 +240,18 @@ export class AcmeClient {
     url: string,
     payload: unknown,
     signal: AbortSignal,
-    options: { identifyBy?: 'jwk' | 'kid'; accept?: string } = {},
+    options: { identifyBy?: 'jwk' | 'kid'; accept?: string; signingKey?: KeyObject } = {},
   ): Promise<AcmeResponse> {
-    const identification = this.#identification(options.identifyBy ?? 'kid');
+    // Revocation may be signed by the certificate's own key instead of the account's (section 7.6).
+    const key = options.signingKey ?? this.#accountKey;
+    const identification = options.signingKey
+      ? { jwk: publicJwk(options.signingKey) }
+      : this.#identification(options.identifyBy ?? 'kid');
     return this.#http.send(
       url,
       async () => {
         const nonce = await this.#nonces.take(signal);
-        const body = signJws(this.#accountKey, { ...identification, url, nonce }, payload);
+        const body = signJws(key, { ...identification, url, nonce }, payload);
         const headers: Record<string, string> = { 'content-type': 'application/jose+json' };
         if (options.accept) headers.accept = options.accept;
         return { method: 'POST', headers, body: JSON.stringify(body) };

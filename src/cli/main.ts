@@ -10,6 +10,7 @@ import { runCheck } from './check.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './exit-codes.js';
 import { type IssueCommandOptions, runIssue } from './issue.js';
 import { type RenewCommandOptions, runRenew } from './renew.js';
+import { REVOCATION_REASONS, type RevokeCommandOptions, runRevoke } from './revoke.js';
 import { runServe, type ServeCommandOptions } from './serve.js';
 import { runStatus } from './status.js';
 import { createTerminal, type Terminal } from './terminal.js';
@@ -127,6 +128,28 @@ export async function main(argv: readonly string[], terminal: Terminal = createT
     .option('--force', 'renew even when not due')
     .action(async (options: RenewCommandOptions) => {
       exitCode = await runRenew(options, terminal);
+    });
+
+  program
+    .command('revoke')
+    .description('revoke the stored certificate for these names at the CA that issued it')
+    .requiredOption('--directory <url>', 'ACME directory URL of the CA that issued it', parseUrl)
+    .requiredOption('--cache <dir>', 'the cache folder the certificate was issued into')
+    .requiredOption(
+      '--domain <name>',
+      'the names of the certificate, as given to issue (repeatable)',
+      collect,
+      [],
+    )
+    .option('--contact <email>', 'contact of the account, as given to issue (repeatable)', collect, [])
+    .addOption(
+      new Option('--reason <reason>', 'RFC 5280 revocation reason')
+        .choices(Object.keys(REVOCATION_REASONS))
+        .default('unspecified'),
+    )
+    .option('--ca-file <pem>', "PEM file of CA certificates to trust for the directory's HTTPS")
+    .action(async (options: RevokeCommandOptions) => {
+      exitCode = await runRevoke(options, terminal);
     });
 
   try {

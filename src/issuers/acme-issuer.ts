@@ -1,12 +1,12 @@
 // The ACME issuer: one CA directory, one account (kept in storage), the solvers to prove names with,
 // and the policy choices the plain client leaves open — key type, chain preference, account recovery.
 import type { KeyObject } from 'node:crypto';
-import { AcmeClient, orderProblem, type PollingPolicy } from '../acme/client.js';
+import { AcmeClient, orderProblem, type PollingPolicy, type RevocationReason } from '../acme/client.js';
 import type { FetchLike, RetryPolicy } from '../acme/http.js';
 import { normalizeDomains } from '../acme/identifiers.js';
 import type { ExternalAccountBinding } from '../acme/jws.js';
 import type { Order } from '../acme/resources.js';
-import { chainIssuerNames, parseCertificate, splitPemChain } from '../crypto/certificate.js';
+import { certificateDer, chainIssuerNames, parseCertificate, splitPemChain } from '../crypto/certificate.js';
 import { createCsr } from '../crypto/csr.js';
 import { DEFAULT_KEY_TYPE, generatePrivateKey, type KeyType } from '../crypto/keys.js';
 import { AcmeProtocolError } from '../errors.js';
@@ -96,6 +96,25 @@ export class AcmeIssuer implements Issuer {
     const issued = assembleCertificate(names, privateKey, chainPem, certificateUrl);
     progress({ step: 'issued', names, notAfter: issued.info.notAfter });
     return issued;
+  }
+
+  /**
+   * Revokes a certificate (RFC 8555 section 7.6), e.g. after a key compromise: signed by this account,
+   * or by the certificate's own key when the CA no longer knows the account.
+   */
+  async revoke(
+    certificate: { certificatePem: string; privateKey: KeyObject },
+    reason: RevocationReason,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const der = certificateDer(certificate.certificatePem);
+    const client = await this.#registeredClient(signal);
+    try {
+      await client.revokeCertificate(der, reason, signal);
+    } catch (error) {
+      if (!isUnknownAccount(error)) throw error;
+      await client.revokeCertificate(der, reason, signal, certificate.privateKey);
+    }
   }
 
   /** A client acting for a registered account, made once and shared by concurrent issuances. */
