@@ -3,29 +3,17 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { pebbleIssueOptions, TLSWARD_BIN } from '../test/integration/support/cli.js';
 import { startPebble } from '../test/integration/support/pebble.js';
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'tlsward.js');
 const pebble = await startPebble();
 try {
   const cache = await mkdtemp(join(tmpdir(), 'tlsward-demo-'));
   const args = [
-    bin,
+    TLSWARD_BIN,
     'issue',
-    '--directory',
-    pebble.directoryUrl,
-    '--ca-file',
-    pebble.caFile,
-    '--contact',
-    'demo@example.test',
-    '--cache',
-    cache,
-    '--port',
-    String(pebble.tlsPort),
-    '--listen',
-    '127.0.0.1',
+    ...pebbleIssueOptions(pebble, cache, 'demo@example.test'),
     '--domain',
     'demo.example.test',
     '--domain',

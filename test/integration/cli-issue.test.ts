@@ -1,34 +1,17 @@
 // The `tlsward issue` command end to end: the built binary (npm run build) against a real Pebble,
 // answering TLS-ALPN-01 on Pebble's validation port.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { startChasingResolver, startKnot } from './support/knot.js';
+import { pebbleIssueOptions, tlsward } from './support/cli.js';
+import { startDns01Peers } from './support/dns-01.js';
 import { type RunningPebble, startPebble } from './support/pebble.js';
 
-const bin = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bin', 'tlsward.js');
 const scratch = await mkdtemp(join(tmpdir(), 'tlsward-cli-'));
 after(() => rm(scratch, { recursive: true, force: true }));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function tlsward(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [bin, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 describe('tlsward issue', () => {
   let pebble: RunningPebble;
@@ -37,20 +20,7 @@ describe('tlsward issue', () => {
   });
   after(() => pebble.stop());
 
-  const common = (cache: string) => [
-    '--directory',
-    pebble.directoryUrl,
-    '--ca-file',
-    pebble.caFile,
-    '--contact',
-    'admin@example.test',
-    '--cache',
-    cache,
-    '--port',
-    String(pebble.tlsPort),
-    '--listen',
-    '127.0.0.1',
-  ];
+  const common = (cache: string) => pebbleIssueOptions(pebble, cache);
 
   it('issues a certificate and prints one JSON object naming the files', async () => {
     const cache = join(scratch, 'json');
@@ -105,9 +75,8 @@ describe('tlsward issue', () => {
   });
 
   it('proves a wildcard and its base name over DNS-01 with RFC 2136 updates to Knot', async () => {
-    const knot = await startKnot({ zones: ['example.test'] });
-    const resolver = await startChasingResolver(knot);
-    const dnsPebble = await startPebble({ dnsServer: resolver.address });
+    const peers = await startDns01Peers({ zones: ['example.test'] });
+    const { knot, pebble: dnsPebble } = peers;
     try {
       const secretFile = join(scratch, 'tsig.secret');
       await writeFile(secretFile, `${knot.tsig.secret}\n`, { mode: 0o600 });
@@ -145,9 +114,7 @@ describe('tlsward issue', () => {
       assert.deepEqual(await knot.txt('_acme-challenge.example.test'), [], 'records removed afterwards');
       assert.ok(!run.stderr.includes(knot.tsig.secret), 'the secret is never printed');
     } finally {
-      await dnsPebble.stop();
-      await resolver.stop();
-      await knot.stop();
+      await peers.stop();
     }
   });
 

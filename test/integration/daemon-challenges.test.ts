@@ -4,7 +4,6 @@
 // through the on-demand responder opened only while an order is pending; DNS-01 with RFC 2136 + TSIG
 // updates to a real Knot that Pebble's validator asks.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -12,18 +11,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
-import { promisify } from 'node:util';
-import { type LogEntry, peerCertificate, type RunningDaemon, startDaemon } from './support/daemon.js';
+import { proxyListener } from './support/configs.js';
+import { installed, peerCertificate, type RunningDaemon, startDaemon } from './support/daemon.js';
 import { httpGet } from './support/http.js';
 import { type RunningKnot, startKnot } from './support/knot.js';
 import { type RunningPebble, startPebble } from './support/pebble.js';
 import { canConnect, freePort, waitUntil } from './support/processes.js';
+import { selfSignedCertificate } from './support/test-ca.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'tlsward-daemon-challenges-'));
 after(() => rm(scratch, { recursive: true, force: true }));
-
-const installed = (provider: string) => (e: LogEntry) =>
-  e.msg === 'certificate installed' && e.provider === provider;
 
 /** The certificates a provider's cache folder holds (every fullchain.pem, leaf first). */
 async function cachedLeaves(cache: string): Promise<X509Certificate[]> {
@@ -174,30 +171,16 @@ passthrough = "127.0.0.1:${backend.port}"
 
 /** A TLS echo server with its own self-signed certificate (made with openssl) behind the acme listener. */
 async function startPassthroughBackend() {
-  const dir = await mkdtemp(join(scratch, 'passthrough-'));
-  await promisify(execFile)('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    join(dir, 'key.pem'),
-    '-out',
-    join(dir, 'cert.pem'),
-    '-days',
-    '1',
-    '-subj',
-    '/CN=passthrough backend',
-  ]);
-  const certPem = await readFile(join(dir, 'cert.pem'), 'utf8');
+  const files = await selfSignedCertificate(await mkdtemp(join(scratch, 'passthrough-')), {
+    commonName: 'passthrough backend',
+    days: 1,
+  });
+  const certPem = await readFile(files.cert, 'utf8');
   const connections: string[] = [];
   const sockets = new Set<net.Socket>();
   const server = tls.createServer(
     {
-      key: await readFile(join(dir, 'key.pem')),
+      key: await readFile(files.key),
       cert: certPem,
       ALPNProtocols: ['passthrough-test'],
       allowHalfOpen: true, // echoes to the end after the client's FIN
@@ -363,13 +346,7 @@ polling-interval = "200ms"
 propagation-timeout = "20s"
 resolvers = ["${knot.address}"]
 nameservers = ["${knot.address}"]`,
-      )}
-[server.listener."https"]
-bind = ["127.0.0.1:${port}"]
-protocol = "tcp-proxy"
-upstream = "127.0.0.1:${(upstream.address() as net.AddressInfo).port}"
-tls.implicit = true
-`,
+      )}${proxyListener('https', port, (upstream.address() as net.AddressInfo).port)}`,
       { args: ['--cache', join(scratch, 'default-cache')] },
     );
     try {

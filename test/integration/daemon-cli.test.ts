@@ -2,33 +2,19 @@
 // every problem, `serve` refuses a file with errors, `status` reads what the daemon obtained from the cache,
 // and `renew` renews in its own process against a real Pebble once the daemon has stopped.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
-import { type LogEntry, startDaemon, TLSWARD_BIN } from './support/daemon.js';
+import { tlsward } from './support/cli.js';
+import { acmeProvider, proxyListener } from './support/configs.js';
+import { installed, startDaemon } from './support/daemon.js';
 import { type RunningPebble, startPebble } from './support/pebble.js';
+import { selfSignedCertificate } from './support/test-ca.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'tlsward-daemon-cli-'));
 after(() => rm(scratch, { recursive: true, force: true }));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function tlsward(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [TLSWARD_BIN, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 /** The 1-based line of `text` that starts with `start` (after indentation). */
 function lineOf(text: string, start: string): number {
@@ -94,13 +80,7 @@ hostname = "mail.example.test"
 [acme."le"]
 directory = "https://127.0.0.1:14000/dir"
 port = 8443
-
-[server.listener."https"]
-bind = ["127.0.0.1:8444"]
-protocol = "tcp-proxy"
-upstream = "127.0.0.1:8080"
-tls.implicit = true
-`,
+${proxyListener('https', 8444, 8080)}`,
     );
     const run = await tlsward(['check', '--config', file]);
     assert.equal(run.code, 0, run.stderr);
@@ -135,8 +115,6 @@ describe('tlsward status and renew after the daemon ran', () => {
   /** The certificate the daemon obtained before it stopped. */
   let served: X509Certificate;
 
-  const installed = (entry: LogEntry) => entry.msg === 'certificate installed' && entry.provider === 'site';
-
   /** Serial numbers (upper-case hex) of every certificate the cache holds. */
   async function cachedSerials(): Promise<string[]> {
     const files = await readdir(cache, { recursive: true, encoding: 'utf8' });
@@ -153,45 +131,20 @@ describe('tlsward status and renew after the daemon ran', () => {
   before(async () => {
     pebble = await startPebble();
     cache = join(scratch, 'status-cache');
-    const staticFolder = join(scratch, 'status-static');
-    await mkdir(staticFolder, { recursive: true });
-    await promisify(execFile)('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      join(staticFolder, 'key.pem'),
-      '-out',
-      join(staticFolder, 'cert.pem'),
-      '-days',
-      '30',
-      '-subj',
-      '/CN=legacy.example.test',
-      '-addext',
-      'subjectAltName=DNS:legacy.example.test',
-    ]);
-    const text = `
-[acme."site"]
-directory = "${pebble.directoryUrl}"
-ca-file = "${pebble.caFile}"
-cache = "${cache}"
-port = ${pebble.tlsPort}
-domains = ["status.example.test", "www.status.example.test"]
-
+    const legacy = await selfSignedCertificate(join(scratch, 'status-static'), {
+      names: ['legacy.example.test'],
+    });
+    const text = `${acmeProvider('site', pebble, cache, ['status.example.test', 'www.status.example.test'])}
 [certificate."legacy"]
-cert = "%{file:${join(staticFolder, 'cert.pem')}}%"
-private-key = "%{file:${join(staticFolder, 'key.pem')}}%"
+cert = "%{file:${legacy.cert}}%"
+private-key = "%{file:${legacy.key}}%"
 `;
     configFile = join(scratch, 'status.toml');
     await writeFile(configFile, text);
     // No listener: the daemon answers TLS-ALPN-01 on Pebble's port only while the order is pending.
     const daemon = await startDaemon(text);
     try {
-      await daemon.waitForLog(installed);
+      await daemon.waitForLog(installed('site'));
       const files = await readdir(cache, { recursive: true, encoding: 'utf8' });
       const certFile = files.find((file) => file.endsWith('/cert.pem'));
       assert.ok(certFile, `no cert.pem in ${cache}: ${files.join(', ')}`);

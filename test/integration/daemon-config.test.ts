@@ -2,21 +2,24 @@
 // global one, static `[certificate."<id>"]` entries serve beside managed ones, SIGHUP reloads in place
 // (a broken file is refused, an added domain is obtained), and new certificates are exported and hooked.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import net from 'node:net';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
-import { promisify } from 'node:util';
-import { peerCertificate as handshakeThenDrop, type LogEntry, startDaemon } from './support/daemon.js';
+import { acmeProvider, proxyListener, tomlList } from './support/configs.js';
+import {
+  echoServer,
+  peerCertificate as handshakeThenDrop,
+  installed,
+  startDaemon,
+} from './support/daemon.js';
 import { type RunningPebble, startPebble } from './support/pebble.js';
 import { freePort } from './support/processes.js';
+import { selfSignedCertificate } from './support/test-ca.js';
 
-const run = promisify(execFile);
 const scratch = await mkdtemp(join(tmpdir(), 'tlsward-daemon-config-'));
 after(() => rm(scratch, { recursive: true, force: true }));
 
@@ -29,42 +32,6 @@ before(async () => {
 after(async () => {
   await Promise.all([pebble?.stop(), otherPebble?.stop()]);
 });
-
-const installed = (provider: string) => (entry: LogEntry) =>
-  entry.msg === 'certificate installed' && entry.provider === provider;
-
-function tomlList(values: readonly string[]): string {
-  return `[${values.map((value) => JSON.stringify(value)).join(', ')}]`;
-}
-
-/** An `[acme."<id>"]` provider on `ca`, answering TLS-ALPN-01 on the port that Pebble's VA dials. */
-function acmeProvider(id: string, ca: RunningPebble, cache: string, domains: string[], more = ''): string {
-  return `
-[acme."${id}"]
-directory = "${ca.directoryUrl}"
-ca-file = "${ca.caFile}"
-cache = "${cache}"
-port = ${ca.tlsPort}
-domains = ${tomlList(domains)}
-${more}`;
-}
-
-function proxyListener(id: string, port: number, upstreamPort: number, more = ''): string {
-  return `
-[server.listener."${id}"]
-bind = ["127.0.0.1:${port}"]
-protocol = "tcp-proxy"
-upstream = "127.0.0.1:${upstreamPort}"
-tls.implicit = true
-${more}`;
-}
-
-/** A plain TCP echo server standing in for the service behind the proxy. */
-async function echoServer(): Promise<{ port: number; close(): void }> {
-  const server = net.createServer((socket) => socket.pipe(socket));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
-}
 
 /**
  * The certificate a TLS client gets from `port` for `servername` (no verification). Unlike the support
@@ -94,46 +61,31 @@ async function signedBy(cert: { raw: Buffer }, ca: RunningPebble): Promise<boole
   return leafOf(cert).verify(intermediate.publicKey);
 }
 
-/** A self-signed EC certificate for `names`, made with the openssl CLI in `folder`. */
-async function selfSigned(folder: string, names: string[]): Promise<{ cert: string; key: string }> {
-  await mkdir(folder, { recursive: true });
-  const cert = join(folder, 'cert.pem');
-  const key = join(folder, 'key.pem');
-  await run('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:prime256v1',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    '30',
-    '-subj',
-    `/CN=${names[0]}`,
-    '-addext',
-    `subjectAltName=${names.map((name) => `DNS:${name}`).join(',')}`,
-  ]);
-  return { cert, key };
-}
-
 describe('per-listener tls.acme', () => {
-  it("serves each listener its own provider's certificate, the global one where the listener names none", async () => {
-    const cache = join(scratch, 'per-listener');
+  /**
+   * A daemon with provider a (the global one, on the first Pebble) for `aDomains` and provider b (on the
+   * second Pebble) for `bDomains`, and two listeners in front of an echo server: `global`, and `pinned` to b.
+   */
+  async function startTwoProviders(cache: string, aDomains: string[], bDomains: string[]) {
     const echo = await echoServer();
     const [globalPort, pinnedPort] = [await freePort(), await freePort()];
     const daemon = await startDaemon(`
 [server.tls]
 acme = "a"
-${acmeProvider('a', pebble, cache, ['a.example.test'])}
-${acmeProvider('b', otherPebble, cache, ['b.example.test'])}
+${acmeProvider('a', pebble, cache, aDomains)}
+${acmeProvider('b', otherPebble, cache, bDomains)}
 ${proxyListener('global', globalPort, echo.port)}
 ${proxyListener('pinned', pinnedPort, echo.port, 'tls.acme = "b"')}
 `);
+    return { echo, globalPort, pinnedPort, daemon };
+  }
+
+  it("serves each listener its own provider's certificate, the global one where the listener names none", async () => {
+    const { echo, globalPort, pinnedPort, daemon } = await startTwoProviders(
+      join(scratch, 'per-listener'),
+      ['a.example.test'],
+      ['b.example.test'],
+    );
     try {
       await Promise.all([daemon.waitForLog(installed('a')), daemon.waitForLog(installed('b'))]);
 
@@ -165,17 +117,11 @@ ${proxyListener('pinned', pinnedPort, echo.port, 'tls.acme = "b"')}
   it("serves a name that both providers cover with the listener's own provider's certificate", async () => {
     // Two CAs for the same name (the config loader warns "two certificates will be obtained for it"):
     // the listener pinned to b must present b's, the other listener a's.
-    const cache = join(scratch, 'same-name');
-    const echo = await echoServer();
-    const [globalPort, pinnedPort] = [await freePort(), await freePort()];
-    const daemon = await startDaemon(`
-[server.tls]
-acme = "a"
-${acmeProvider('a', pebble, cache, ['shared.example.test'])}
-${acmeProvider('b', otherPebble, cache, ['shared.example.test'])}
-${proxyListener('global', globalPort, echo.port)}
-${proxyListener('pinned', pinnedPort, echo.port, 'tls.acme = "b"')}
-`);
+    const { echo, globalPort, pinnedPort, daemon } = await startTwoProviders(
+      join(scratch, 'same-name'),
+      ['shared.example.test'],
+      ['shared.example.test'],
+    );
     try {
       await Promise.all([daemon.waitForLog(installed('a')), daemon.waitForLog(installed('b'))]);
       const fromGlobal = await peerCertificate(globalPort, 'shared.example.test');
@@ -194,10 +140,9 @@ ${proxyListener('pinned', pinnedPort, echo.port, 'tls.acme = "b"')}
 
 describe('static certificates', () => {
   it('serves a [certificate."<id>"] beside the managed ones, chosen by SNI, and on a listener pinned to it', async () => {
-    const files = await selfSigned(join(scratch, 'static-files'), [
-      'static.example.test',
-      'legacy.example.test',
-    ]);
+    const files = await selfSignedCertificate(join(scratch, 'static-files'), {
+      names: ['static.example.test', 'legacy.example.test'],
+    });
     const staticLeaf = new X509Certificate(await readFile(files.cert));
     const echo = await echoServer();
     const [sniPort, pinnedPort] = [await freePort(), await freePort()];

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import tls from 'node:tls';
-import { type RunningDaemon, startDaemon } from './support/daemon.js';
+import { acmeProvider, proxyListener } from './support/configs.js';
+import { installed, type RunningDaemon, startDaemon } from './support/daemon.js';
 import { type RunningPebble, startPebble } from './support/pebble.js';
 import { freePort } from './support/processes.js';
 
@@ -188,37 +189,19 @@ describe('tcp-proxy listeners and sni-fallback', () => {
       while (Object.values(port).includes(candidate)) candidate = await freePort();
       port[key] = candidate;
     }
-    const listener = (id: string, listenPort: number, more = '') => `
-[server.listener."${id}"]
-bind = ["127.0.0.1:${listenPort}"]
-protocol = "tcp-proxy"
-upstream = "127.0.0.1:${backend.port}"
-tls.implicit = true
-${more}`;
+    const listener = (id: string, listenPort: number, more = '') =>
+      proxyListener(id, listenPort, backend.port, more);
     daemon = await startDaemon(
-      `
-[acme."main"]
-directory = "${pebble.directoryUrl}"
-ca-file = "${pebble.caFile}"
-cache = "${join(scratch, 'main')}"
-port = ${pebble.tlsPort}
-domains = ["www.example.test"]
-default = true
-
-[acme."other"]
-directory = "${pebble.directoryUrl}"
-ca-file = "${pebble.caFile}"
-cache = "${join(scratch, 'other')}"
-port = ${pebble.tlsPort}
-domains = ["other.example.test"]
+      `${acmeProvider('main', pebble, join(scratch, 'main'), ['www.example.test'], 'default = true')}
+${acmeProvider('other', pebble, join(scratch, 'other'), ['other.example.test'])}
 ${listener('plain', port.plain)}
 ${listener('v1', port.v1, 'proxy-protocol = "v1"')}
 ${listener('v2', port.v2, 'proxy-protocol = "v2"')}
 ${listener('refuse', port.refuse, 'sni-fallback = "refuse"')}`,
       { args: ['--cache', join(scratch, 'default-cache')] },
     );
-    await daemon.waitForLog((e) => e.msg === 'certificate installed' && e.provider === 'main');
-    await daemon.waitForLog((e) => e.msg === 'certificate installed' && e.provider === 'other');
+    await daemon.waitForLog(installed('main'));
+    await daemon.waitForLog(installed('other'));
   });
 
   after(async () => {

@@ -3,19 +3,17 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import tls from 'node:tls';
-import { type LogEntry, peerCertificate, startDaemon } from './support/daemon.js';
+import { proxyListener } from './support/configs.js';
+import { echoServer, installed, peerCertificate, startDaemon } from './support/daemon.js';
 import { type RunningPebble, startPebble } from './support/pebble.js';
 import { freePort } from './support/processes.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'tlsward-daemon-test-'));
 after(() => rm(scratch, { recursive: true, force: true }));
-
-const installed = (entry: LogEntry) => entry.msg === 'certificate installed';
 
 /** Stalwart's example from its ACME page, with only `directory` and `port` pointed at the test CA. */
 function stalwartConfig(pebble: RunningPebble, basePath: string, extra = ''): string {
@@ -48,23 +46,6 @@ acme = "letsencrypt"
 ${extra}`;
 }
 
-function proxyListener(id: string, port: number, upstreamPort: number, more = ''): string {
-  return `
-[server.listener."${id}"]
-bind = ["127.0.0.1:${port}"]
-protocol = "tcp-proxy"
-upstream = "127.0.0.1:${upstreamPort}"
-tls.implicit = true
-${more}`;
-}
-
-/** A plain TCP echo server standing in for the service behind the proxy. */
-async function echoServer(): Promise<{ port: number; close(): void }> {
-  const server = net.createServer((socket) => socket.pipe(socket));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
-}
-
 describe("Stalwart's example configuration", () => {
   it('starts, obtains a certificate for the server hostname on its own and serves it to TLS clients', async () => {
     const pebble = await startPebble();
@@ -77,7 +58,7 @@ describe("Stalwart's example configuration", () => {
       await daemon.waitForLog(
         (e) => e.msg.startsWith('mail protocols are not served yet') && e.listener === 'smtp',
       );
-      await daemon.waitForLog(installed);
+      await daemon.waitForLog(installed());
       const cert = await peerCertificate(port, 'mail.example.test');
       assert.equal(cert.subjectaltname, 'DNS:mail.example.test');
       assert.match(String(cert.issuer.CN), /Pebble Intermediate/);
@@ -109,7 +90,7 @@ describe('renewal', () => {
       stalwartConfig(pebble, join(scratch, 'renewal'), proxyListener('https', port, echo.port)),
     );
     try {
-      await daemon.waitForLog(installed);
+      await daemon.waitForLog(installed());
       const first = await peerCertificate(port, 'mail.example.test');
       const open = tls.connect({
         host: '127.0.0.1',
@@ -120,7 +101,7 @@ describe('renewal', () => {
       await new Promise<void>((resolve, reject) => open.once('secureConnect', resolve).once('error', reject));
       // Half of a 16 s lifetime: the next certificate arrives after ~8 s.
       const seen = daemon.logs().length;
-      await daemon.waitForLog(installed, 30_000, seen);
+      await daemon.waitForLog(installed(), 30_000, seen);
       const second = await peerCertificate(port, 'mail.example.test');
       assert.notEqual(second.serialNumber, first.serialNumber);
       const echoed = new Promise<string>((resolve) =>
@@ -144,7 +125,7 @@ describe('renewal', () => {
       stalwartConfig(pebble, join(scratch, 'outage'), proxyListener('https', port, echo.port)),
     );
     try {
-      await daemon.waitForLog(installed);
+      await daemon.waitForLog(installed());
       const first = await peerCertificate(port, 'mail.example.test');
       await pebble.process.stop();
       const failure = await daemon.waitForLog((e) => e.msg.startsWith('renewal failed'), 40_000);
@@ -153,7 +134,7 @@ describe('renewal', () => {
       await pebble.restart();
       // The first retry comes a minute after the failure; the restarted Pebble forgot the account too.
       const seen = daemon.logs().length;
-      await daemon.waitForLog(installed, 100_000, seen);
+      await daemon.waitForLog(installed(), 100_000, seen);
       assert.notEqual((await peerCertificate(port, 'mail.example.test')).serialNumber, first.serialNumber);
     } finally {
       await daemon.stop();

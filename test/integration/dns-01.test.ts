@@ -3,12 +3,7 @@
 // asks Knot (through a CNAME-following resolver, as a CA's would), with records checked over node:dns.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { nodeFetch } from '../../src/acme/fetch.js';
-import { AcmeIssuer } from '../../src/issuers/acme-issuer.js';
 import { DnsClient } from '../../src/solvers/dns/client.js';
 import { RRType } from '../../src/solvers/dns/constants.js';
 import { DnsError, DnsPropagationError } from '../../src/solvers/dns/errors.js';
@@ -19,13 +14,9 @@ import { exchange } from '../../src/solvers/dns/transport.js';
 import { TSIG_ALGORITHMS } from '../../src/solvers/dns/tsig.js';
 import { Dns01Solver, type Dns01SolverOptions } from '../../src/solvers/dns-01.js';
 import type { ChallengeSolver } from '../../src/solvers/solver.js';
-import { FileStorage } from '../../src/storage/fs.js';
-import { type ChasingResolver, type RunningKnot, startChasingResolver, startKnot } from './support/knot.js';
-import { type RunningPebble, startPebble } from './support/pebble.js';
+import { type Dns01Peers, recording, startDns01Peers } from './support/dns-01.js';
+import { type RunningKnot, startKnot } from './support/knot.js';
 import { freePort } from './support/processes.js';
-
-const scratch = await mkdtemp(join(tmpdir(), 'tlsward-dns01-'));
-after(() => rm(scratch, { recursive: true, force: true }));
 
 const signal = () => AbortSignal.timeout(30_000);
 const ZONES = ['example.test', 'validation.test'];
@@ -225,64 +216,27 @@ function barrierSolver(
 
 const nameAndValue = (record: TxtRecord) => `${record.name} ${record.value}`;
 
-/** A provider that records what it was asked to do, then does it. */
-function recording(inner: DnsProvider): DnsProvider & { added: TxtRecord[]; removed: TxtRecord[] } {
-  const added: TxtRecord[] = [];
-  const removed: TxtRecord[] = [];
-  return {
-    name: inner.name,
-    added,
-    removed,
-    addTxt(record, s) {
-      added.push(record);
-      return inner.addTxt(record, s);
-    },
-    removeTxt(record, s) {
-      removed.push(record);
-      return inner.removeTxt(record, s);
-    },
-  };
-}
-
 describe('issuing certificates from Pebble over DNS-01 with RFC 2136', () => {
+  let peers: Dns01Peers;
   let knot: RunningKnot;
-  let resolver: ChasingResolver;
-  let pebble: RunningPebble;
-  let counter = 0;
   const challengeNames = new Set<string>();
 
   before(async () => {
-    knot = await startKnot({ zones: ZONES, records: RECORDS });
-    resolver = await startChasingResolver(knot);
-    pebble = await startPebble({ dnsServer: resolver.address });
+    peers = await startDns01Peers({ zones: ZONES, records: RECORDS });
+    knot = peers.knot;
   });
-  after(async () => {
-    await pebble?.stop();
-    await resolver?.stop();
-    await knot?.stop();
-  });
+  after(() => peers?.stop());
 
   /** The solver as a deployment would use it, with Knot standing in for resolver and name servers. */
   function solverOptions(provider: DnsProvider): Dns01SolverOptions {
     return { provider, resolvers: [knot.address], nameserverPort: knot.port, pollingIntervalMs: 100 };
   }
 
-  function issuer(solver: ChallengeSolver): AcmeIssuer {
-    return new AcmeIssuer({
-      directoryUrl: pebble.directoryUrl,
-      storage: new FileStorage({ root: join(scratch, `cache-${++counter}`) }),
-      contact: ['admin@example.test'],
-      solvers: [solver],
-      fetch: nodeFetch({ ca: pebble.caPem }),
-    });
-  }
-
   it('issues a certificate for one name and removes the record afterwards', async () => {
     const provider = recording(providerFor(knot));
-    const issued = await issuer(new Dns01Solver(solverOptions(provider))).issue(
-      { names: ['single.example.test'] },
-      signal(),
-    );
+    const issued = await peers
+      .issuer(new Dns01Solver(solverOptions(provider)))
+      .issue({ names: ['single.example.test'] }, signal());
     assert.deepEqual(issued.info.names, ['single.example.test']);
     assert.deepEqual(
       provider.added.map((r) => r.name),
@@ -299,7 +253,7 @@ describe('issuing certificates from Pebble over DNS-01 with RFC 2136', () => {
     const solver = barrierSolver(new Dns01Solver(solverOptions(provider)), 2, async () => {
       seenTogether = await knot.txt('_acme-challenge.example.test');
     });
-    const issued = await issuer(solver).issue({ names: ['example.test', '*.example.test'] }, signal());
+    const issued = await peers.issuer(solver).issue({ names: ['example.test', '*.example.test'] }, signal());
     assert.deepEqual([...issued.info.names].sort(), ['*.example.test', 'example.test']);
     assert.equal(seenTogether.length, 2, 'the two challenge values coexist in one TXT set');
     assert.deepEqual(seenTogether.sort(), provider.added.map((r) => r.value).sort());
@@ -309,10 +263,9 @@ describe('issuing certificates from Pebble over DNS-01 with RFC 2136', () => {
 
   it('follows a CNAME at the challenge name and writes into the delegated zone', async () => {
     const provider = recording(providerFor(knot));
-    const issued = await issuer(new Dns01Solver(solverOptions(provider))).issue(
-      { names: ['delegated.example.test'] },
-      signal(),
-    );
+    const issued = await peers
+      .issuer(new Dns01Solver(solverOptions(provider)))
+      .issue({ names: ['delegated.example.test'] }, signal());
     assert.deepEqual(issued.info.names, ['delegated.example.test']);
     assert.deepEqual(
       provider.added.map((r) => r.name),
@@ -334,7 +287,8 @@ describe('issuing certificates from Pebble over DNS-01 with RFC 2136', () => {
         pollingIntervalMs: 200,
       });
       const started = Date.now();
-      const error = await issuer(solver)
+      const error = await peers
+        .issuer(solver)
         .issue({ names: ['lagging.example.test'] }, signal())
         .then(
           () => assert.fail('issuance should fail'),

@@ -13,17 +13,14 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
-import { nodeFetch } from '../../src/acme/fetch.js';
-import { AcmeIssuer } from '../../src/issuers/acme-issuer.js';
 import { CloudflareError, CloudflareProvider } from '../../src/solvers/dns/cloudflare.js';
 import { ExecProvider, ExecProviderError, type ExecProviderOptions } from '../../src/solvers/dns/exec.js';
-import type { DnsProvider, TxtRecord } from '../../src/solvers/dns/provider.js';
+import type { DnsProvider } from '../../src/solvers/dns/provider.js';
 import { Dns01Solver, dns01RecordValue } from '../../src/solvers/dns-01.js';
-import type { ChallengeSolver, PendingChallenge } from '../../src/solvers/solver.js';
-import { FileStorage } from '../../src/storage/fs.js';
+import type { PendingChallenge } from '../../src/solvers/solver.js';
 import { type CloudflareStandIn, startCloudflareStandIn } from './support/cloudflare-standin.js';
-import { type ChasingResolver, type RunningKnot, startChasingResolver, startKnot } from './support/knot.js';
-import { type RunningPebble, startPebble } from './support/pebble.js';
+import { type Dns01Peers, recording, startDns01Peers } from './support/dns-01.js';
+import type { RunningKnot } from './support/knot.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const scratch = await mkdtemp(join(tmpdir(), 'tlsward-dns-providers-'));
@@ -41,25 +38,6 @@ async function rejection<T extends Error>(
   );
   assert.ok(error instanceof type, `expected a ${type.name}, got ${inspect(error)}`);
   return error;
-}
-
-/** A provider that records what it was asked to do, then does it. */
-function recording(inner: DnsProvider): DnsProvider & { added: TxtRecord[]; removed: TxtRecord[] } {
-  const added: TxtRecord[] = [];
-  const removed: TxtRecord[] = [];
-  return {
-    name: inner.name,
-    added,
-    removed,
-    addTxt(record, s) {
-      added.push(record);
-      return inner.addTxt(record, s);
-    },
-    removeTxt(record, s) {
-      removed.push(record);
-      return inner.removeTxt(record, s);
-    },
-  };
 }
 
 describe('the cloudflare provider against the local API stand-in', () => {
@@ -240,31 +218,24 @@ const hasKnsupdate = (() => {
 })();
 
 describe('the exec provider running real RFC 2136 hooks against Knot, and issuing from Pebble', () => {
+  let peers: Dns01Peers;
   let knot: RunningKnot;
-  let resolver: ChasingResolver;
-  let pebble: RunningPebble;
   let nodeHook: string;
   let bashHook: string;
-  let counter = 0;
 
   before(async () => {
-    knot = await startKnot({
+    peers = await startDns01Peers({
       zones: ['example.test', 'validation.test'],
       records: { 'example.test': ['_acme-challenge.delegated CNAME delegated.validation.test.'] },
     });
-    resolver = await startChasingResolver(knot);
-    pebble = await startPebble({ dnsServer: resolver.address });
+    knot = peers.knot;
     nodeHook = join(scratch, 'hook.mjs');
     await writeFile(nodeHook, NODE_HOOK);
     bashHook = join(scratch, 'hook.sh');
     await writeFile(bashHook, BASH_HOOK);
     await chmod(bashHook, 0o755);
   });
-  after(async () => {
-    await pebble?.stop();
-    await resolver?.stop();
-    await knot?.stop();
-  });
+  after(() => peers?.stop());
 
   const hookEnv = () => ({
     DNS_HOST: knot.host,
@@ -282,15 +253,6 @@ describe('the exec provider running real RFC 2136 hooks against Knot, and issuin
       ...options,
     });
 
-  function issuer(solver: ChallengeSolver): AcmeIssuer {
-    return new AcmeIssuer({
-      directoryUrl: pebble.directoryUrl,
-      storage: new FileStorage({ root: join(scratch, `cache-${++counter}`) }),
-      contact: ['admin@example.test'],
-      solvers: [solver],
-      fetch: nodeFetch({ ca: pebble.caPem }),
-    });
-  }
   const solver = (provider: DnsProvider) =>
     new Dns01Solver({
       provider,
@@ -313,10 +275,9 @@ describe('the exec provider running real RFC 2136 hooks against Knot, and issuin
 
   it('issues a certificate for a name and its wildcard through the node hook, and cleans up', async () => {
     const provider = recording(execProvider());
-    const issued = await issuer(solver(provider)).issue(
-      { names: ['example.test', '*.example.test'] },
-      signal(),
-    );
+    const issued = await peers
+      .issuer(solver(provider))
+      .issue({ names: ['example.test', '*.example.test'] }, signal());
     assert.deepEqual([...issued.info.names].sort(), ['*.example.test', 'example.test']);
     assert.equal(provider.added.length, 2);
     assert.deepEqual(provider.removed.map((r) => r.value).sort(), provider.added.map((r) => r.value).sort());
@@ -327,10 +288,9 @@ describe('the exec provider running real RFC 2136 hooks against Knot, and issuin
     skip: hasKnsupdate ? false : 'knsupdate (knot-dnsutils) is not installed',
   }, async () => {
     const provider = recording(new ExecProvider({ command: [bashHook], env: hookEnv(), timeoutMs: 30_000 }));
-    const issued = await issuer(solver(provider)).issue(
-      { names: ['delegated.example.test', 'www.example.test'] },
-      signal(),
-    );
+    const issued = await peers
+      .issuer(solver(provider))
+      .issue({ names: ['delegated.example.test', 'www.example.test'] }, signal());
     assert.deepEqual([...issued.info.names].sort(), ['delegated.example.test', 'www.example.test']);
     assert.deepEqual(provider.added.map((r) => r.name).sort(), [
       '_acme-challenge.www.example.test',
@@ -346,7 +306,7 @@ describe('the exec provider running real RFC 2136 hooks against Knot, and issuin
     const wrong = randomBytes(32).toString('base64');
     const provider = recording(execProvider({ env: { ...hookEnv(), TSIG_SECRET: wrong } }));
     const error = await rejection(
-      issuer(solver(provider)).issue({ names: ['broken.example.test'] }, signal()),
+      peers.issuer(solver(provider)).issue({ names: ['broken.example.test'] }, signal()),
       ExecProviderError,
     );
     assert.equal(error.failure, 'exit');

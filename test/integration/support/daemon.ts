@@ -1,20 +1,14 @@
 // Running the real daemon (`node bin/tlsward.js serve`, built by npm run build) as a child process:
-// its JSON log lines are parsed so tests can wait for what it did, and signals go to it by PID.
+// its JSON log lines are parsed so tests can wait for what it did, and signals go to it by PID. Also what
+// tests of a running daemon share: the "certificate installed" log predicate, a TLS client that reads the
+// served certificate, and a TCP echo server to stand behind a tcp-proxy listener.
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import tls from 'node:tls';
-import { fileURLToPath } from 'node:url';
+import { TLSWARD_BIN } from './cli.js';
 import { type ManagedProcess, removeAtExit, startProcess } from './processes.js';
-
-export const TLSWARD_BIN = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  '..',
-  'bin',
-  'tlsward.js',
-);
 
 export interface LogEntry {
   level: number;
@@ -33,6 +27,12 @@ export interface RunningDaemon {
   reload(configText: string): Promise<void>;
   /** SIGTERM and wait for exit; returns the exit code. */
   stop(): Promise<number | null>;
+}
+
+/** A log predicate: a certificate was installed (by the provider named, or by any when none is). */
+export function installed(provider?: string): (entry: LogEntry) => boolean {
+  return (entry) =>
+    entry.msg === 'certificate installed' && (provider === undefined || entry.provider === provider);
 }
 
 /** Writes `configText` to a temp folder and starts `tlsward serve` on it. */
@@ -154,4 +154,11 @@ export function peerCertificate(
     socket.setTimeout(10_000, () => socket.destroy(new Error('TLS handshake timed out')));
     socket.once('error', reject);
   });
+}
+
+/** A plain TCP echo server standing in for the service behind the proxy. */
+export async function echoServer(): Promise<{ port: number; close(): void }> {
+  const server = net.createServer((socket) => socket.pipe(socket));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
 }

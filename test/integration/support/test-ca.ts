@@ -2,8 +2,10 @@
 // Pebble's own HTTPS listeners, made once per process with the openssl CLI (execFile, no shell) in a temp
 // folder that is removed at exit. This CA only secures the connection to Pebble; it is unrelated to the
 // roots Pebble issues from (those come from its management API and change at every start).
+// `selfSignedCertificate` makes stand-alone ones the same way, for static certificates and TLS backends.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -43,11 +45,47 @@ async function openssl(cwd: string, args: string[]): Promise<void> {
   }
 }
 
+/** openssl req options for a new, unencrypted P-256 key. */
+const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+
+/**
+ * A self-signed EC certificate in `folder` (created if missing) as `cert.pem` and `key.pem`: subject CN
+ * `commonName` (default: the first of `names`), a DNS subjectAltName for each of `names` (none if there are
+ * none), valid for `days` (default 30).
+ */
+export async function selfSignedCertificate(
+  folder: string,
+  options: { names?: readonly string[]; commonName?: string; days?: number },
+): Promise<{ cert: string; key: string }> {
+  const names = options.names ?? [];
+  const commonName = options.commonName ?? names[0];
+  if (commonName === undefined) throw new Error('selfSignedCertificate needs a commonName or a name');
+  await mkdir(folder, { recursive: true });
+  const cert = join(folder, 'cert.pem');
+  const key = join(folder, 'key.pem');
+  await openssl(folder, [
+    'req',
+    '-x509',
+    ...ecKey,
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    String(options.days ?? 30),
+    '-subj',
+    `/CN=${commonName}`,
+    ...(names.length > 0
+      ? ['-addext', `subjectAltName=${names.map((name) => `DNS:${name}`).join(',')}`]
+      : []),
+  ]);
+  return { cert, key };
+}
+
 async function createTestCa(): Promise<TestCa> {
   const dir = mkdtempSync(join(tmpdir(), 'tlsward-test-ca-'));
   removeAtExit(dir);
   const file = (name: string) => join(dir, name);
-  const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
   await openssl(dir, [
     'req',
