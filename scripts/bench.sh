@@ -5,4 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TLSWARD_WITH_PEERS=1 bash scripts/setup.sh
+node --import tsx bench/serve.bench.ts || echo "bench: the serving benchmark (bench/serve.bench.ts) failed: exit $?" >&2
 exec node --import tsx bench/issue.bench.ts

@@ -5,6 +5,7 @@ import type { DaemonConfig } from '../daemon/config/model.js';
 import { DEFAULT_CACHE } from '../daemon/daemon.js';
 import { loadCertificateState } from '../daemon/state.js';
 import { CertificateStore } from '../manager/certificate-store.js';
+import { renewalDueAt } from '../manager/renewal-policy.js';
 import { FileStorage } from '../storage/fs.js';
 import { issuerIdFromDirectoryUrl } from '../storage/keys.js';
 import { loadConfigForCommand } from './config-file.js';
@@ -51,7 +52,17 @@ export async function collectStatus(config: DaemonConfig, defaultCache: string):
       issuer: stored ? (stored.info.issuerCommonName ?? stored.info.issuer) : null,
       notAfter: stored?.info.notAfter.toISOString() ?? null,
       daysLeft: stored ? daysLeft(stored.info.notAfter) : null,
-      nextAttempt: state?.nextAttemptAt ?? null,
+      // Recorded by the daemon after an attempt; otherwise when the stored certificate falls due.
+      nextAttempt:
+        state?.nextAttemptAt ??
+        (stored
+          ? renewalDueAt(
+              stored.info.notBefore,
+              stored.info.notAfter,
+              provider.renewBeforeMs,
+              () => 0,
+            ).toISOString()
+          : null),
       lastError: state?.lastError ?? null,
     });
   }

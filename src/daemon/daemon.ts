@@ -228,11 +228,13 @@ export class Daemon {
         { provider: e.id, nextAttempt: e.nextAttemptAt.toISOString() },
         'next attempt scheduled',
       );
-      persist(e.id);
+      // After an attempt only: at start-up the state follows from the stored certificate (and 100,000
+      // certificates must not mean 100,000 writes).
+      if (e.afterAttempt) persist(e.id);
     });
     events.on('certificate-installed', (e: ManagerEvents['certificate-installed']) =>
-      this.#log.info(
-        { provider: e.id, serial: e.serialNumber, notAfter: e.notAfter.toISOString() },
+      this.#log[e.source === 'issued' ? 'info' : 'debug'](
+        { provider: e.id, serial: e.serialNumber, notAfter: e.notAfter.toISOString(), source: e.source },
         'certificate installed',
       ),
     );

@@ -13,6 +13,7 @@ import { type Clock, systemClock } from '../util/clock.js';
 import { TypedEvents } from '../util/events.js';
 import { CertificateStore, type StoredCertificate } from './certificate-store.js';
 import { ContextCache } from './context-cache.js';
+import { DueQueue } from './due-queue.js';
 import { covers, NameIndex, sameNameSet } from './name-index.js';
 import { obtainUnderLock } from './obtain.js';
 import { DEFAULT_RETRY_BACKOFF, type RetryBackoff, renewalDueAt, retryAt } from './renewal-policy.js';
@@ -26,13 +27,19 @@ import type {
 
 export type * from './types.js';
 
+/** Enough for the working set of a busy host (10,000 contexts take ~210 MB); see contextCacheSize. */
+export const DEFAULT_CONTEXT_CACHE_SIZE = 10_000;
+const DEFAULT_CONCURRENCY = 8;
+
 export interface CertificateManagerOptions {
   readonly storage: Storage;
   readonly clock?: Clock;
   readonly random?: () => number;
   readonly retry?: RetryBackoff;
-  /** How many SecureContexts stay built; the rest are rebuilt from storage on demand. */
+  /** How many SecureContexts stay built (~21 KB each); the rest are rebuilt from storage on demand. */
   readonly contextCacheSize?: number;
+  /** How many certificates may be obtained at the same time. */
+  readonly concurrency?: number;
   /** Lease of the per-certificate issuance lock. */
   readonly lockTtlMs?: number;
 }
@@ -40,31 +47,36 @@ export interface CertificateManagerOptions {
 /** What the manager remembers of an installed certificate: enough to schedule and to find it again. */
 interface Installed {
   readonly serialNumber: string;
-  readonly notBefore: Date;
-  readonly notAfter: Date;
+  readonly notBefore: number;
+  readonly notAfter: number;
   readonly issuer: string | undefined;
-  /** When renewal is due, jitter included; fixed at install so every decision agrees on it. */
-  readonly dueAt: Date;
-  readonly load: () => Promise<SecureContext | undefined>;
+  /** When renewal is due (ms), jitter included; fixed at install so every decision agrees on it. */
+  readonly dueAt: number;
+  /** Set for certificates the operator gave (static): their context, which never leaves memory. */
+  readonly staticContext?: SecureContext;
 }
 
 interface Entry {
   readonly spec: ManagedCertificateSpec | undefined;
-  readonly storage: Storage;
   readonly store: CertificateStore;
+  readonly storage: Storage;
   readonly id: string;
   readonly names: readonly string[];
   readonly isDefault: boolean;
   installed: Installed | undefined;
   /** The entry this one replaces (a reload changed its settings): it serves until this one installs. */
   replacing: Entry | undefined;
+  /** Reading what storage holds for it, started at start() or on demand by a handshake. */
+  scanned: Promise<void> | undefined;
   failures: number;
   lastError: string | undefined;
-  nextAttemptAt: Date | undefined;
+  /** When the next attempt is (ms since the epoch); undefined before the first scheduling. */
+  nextAttemptAt: number | undefined;
   running: Promise<StoredCertificate> | undefined;
-  /** Wakes the scheduling loop early (a forced renewal, stop()). */
-  wake: AbortController;
 }
+
+/** How many stored certificates are read at once at start-up (a file-descriptor limit must not be hit). */
+const SCAN_CONCURRENCY = 64;
 
 export class CertificateManager {
   readonly events = new TypedEvents<ManagerEvents>();
@@ -75,11 +87,15 @@ export class CertificateManager {
   readonly #retry: RetryBackoff;
   readonly #lockTtlMs: number;
   readonly #entries = new Map<string, Entry>();
+  /** Entries that serve: those with a certificate installed. */
   readonly #index = new NameIndex<Entry>();
+  /** Managed entries by their configured names, to find one whose storage has not been read yet. */
+  readonly #configured = new NameIndex<Entry>();
   readonly #contexts: ContextCache;
+  readonly #queue: DueQueue<Entry>;
   readonly #stopping = new AbortController();
-  readonly #loops = new Set<Promise<void>>();
   #started = false;
+  #scan: Promise<void> | undefined;
 
   constructor(options: CertificateManagerOptions) {
     this.#storage = options.storage;
@@ -88,17 +104,17 @@ export class CertificateManager {
     this.#random = options.random ?? Math.random;
     this.#retry = options.retry ?? DEFAULT_RETRY_BACKOFF;
     this.#lockTtlMs = options.lockTtlMs ?? 120_000;
-    this.#contexts = new ContextCache(options.contextCacheSize ?? 1_000);
+    this.#contexts = new ContextCache(options.contextCacheSize ?? DEFAULT_CONTEXT_CACHE_SIZE);
+    this.#queue = new DueQueue(this.#clock, (entry) => this.#attempt(entry), {
+      concurrency: options.concurrency ?? DEFAULT_CONCURRENCY,
+    });
   }
 
-  /**
-   * Adds a certificate to manage. After start(), what storage holds for it is installed first and its
-   * schedule begins at once.
-   */
+  /** Adds a certificate to manage; after start(), what storage holds is read first, then it is scheduled. */
   add(spec: ManagedCertificateSpec): void {
     if (spec.names.length === 0) throw new TypeError(`certificate ${spec.id} has no names`);
     const entry = this.#newEntry(spec.id, spec.names, spec);
-    if (this.#started) this.#loadAndLaunch(entry);
+    if (this.#started) void this.#scanAndSchedule(entry);
   }
 
   /**
@@ -112,17 +128,18 @@ export class CertificateManager {
       this.add(spec);
       return;
     }
-    old.wake.abort();
+    this.#queue.cancel(old);
     this.#entries.delete(spec.id);
+    this.#configured.delete(old.names, old);
     const entry = this.#newEntry(spec.id, spec.names, spec);
-    const sameNames = sameNameSet(old.names, spec.names);
     entry.replacing = old.replacing ?? old;
-    if (sameNames && old.installed) {
-      entry.installed = { ...old.installed };
+    if (sameNameSet(old.names, spec.names) && old.installed) {
+      entry.installed = { ...old.installed, dueAt: this.#dueAt(spec, old.installed) };
+      entry.scanned = Promise.resolve();
       this.#index.set(entry.names, entry, entry.isDefault);
       this.#retire(entry);
     }
-    if (this.#started) this.#loadAndLaunch(entry);
+    if (this.#started) void this.#scanAndSchedule(entry);
   }
 
   /** Adds a certificate the operator provides (no renewal). Throws when the PEM does not hold together. */
@@ -135,12 +152,13 @@ export class CertificateManager {
     const entry = this.#newEntry(spec.id, names, undefined, spec.isDefault);
     entry.installed = {
       serialNumber: info.serialNumber,
-      notBefore: info.notBefore,
-      notAfter: info.notAfter,
+      notBefore: info.notBefore.getTime(),
+      notAfter: info.notAfter.getTime(),
       issuer: info.issuerCommonName ?? info.issuer,
-      dueAt: info.notAfter,
-      load: async () => context,
+      dueAt: info.notAfter.getTime(),
+      staticContext: context,
     };
+    entry.scanned = Promise.resolve();
     this.#index.set(names, entry, entry.isDefault);
   }
 
@@ -148,36 +166,43 @@ export class CertificateManager {
   remove(id: string): void {
     const entry = this.#entries.get(id);
     if (!entry) return;
-    entry.wake.abort();
+    this.#queue.cancel(entry);
     this.#entries.delete(id);
-    this.#index.delete(entry.names, entry);
-    this.#contexts.delete(entry);
-    if (entry.replacing) {
-      this.#index.delete(entry.replacing.names, entry.replacing);
-      this.#contexts.delete(entry.replacing);
+    this.#configured.delete(entry.names, entry);
+    for (const gone of [entry, entry.replacing]) {
+      if (!gone) continue;
+      this.#index.delete(gone.names, gone);
+      this.#contexts.delete(gone);
     }
   }
 
   /**
-   * Loads what storage already holds for every managed certificate, then starts each one's schedule:
-   * missing certificates are obtained in the background. Resolves once the stored ones are installed.
+   * Starts: reads what storage holds for every managed certificate in the background (a handshake for a
+   * name not read yet reads its certificate at once), schedules each one as soon as its state is known,
+   * and obtains missing certificates. Resolves at once; ready() resolves when every certificate is read.
    */
   async start(): Promise<void> {
-    await this.loadStored();
     this.#started = true;
-    for (const entry of this.#entries.values()) this.#launch(entry);
+    this.#queue.start();
+    this.#scan = this.#scanAll();
   }
 
-  /** Installs what storage holds for every managed certificate, without scheduling anything (CLI use). */
+  /** Resolves when every managed certificate's stored state has been read (after start or loadStored). */
+  async ready(): Promise<void> {
+    await this.#scan;
+  }
+
+  /** Reads what storage holds for every managed certificate, without scheduling anything (CLI use). */
   async loadStored(): Promise<void> {
-    await Promise.all([...this.#entries.values()].map((entry) => this.#loadStored(entry)));
+    this.#scan ??= this.#scanAll();
+    await this.#scan;
   }
 
-  /** Stops scheduling and aborts work in flight; installed certificates keep being served. */
+  /** Stops scheduling and waits for attempts under way (aborted); installed certificates keep serving. */
   async stop(): Promise<void> {
     this.#stopping.abort(new Error('the certificate manager is stopping'));
-    for (const entry of this.#entries.values()) entry.wake.abort();
-    await Promise.allSettled([...this.#loops]);
+    await this.#queue.stop();
+    await this.#scan?.catch(() => {});
   }
 
   /**
@@ -185,10 +210,10 @@ export class CertificateManager {
    * the default certificate. Undefined when nothing fits.
    */
   async secureContextFor(serverName: string | undefined, options: { fallback?: boolean } = {}) {
+    await this.#readIfConfigured(serverName);
     const entry =
       options.fallback === false ? this.#index.matchExact(serverName) : this.#index.match(serverName);
-    if (!entry?.installed) return undefined;
-    return this.#contexts.get(entry, entry.installed.load);
+    return entry ? this.#contextOf(entry) : undefined;
   }
 
   /**
@@ -202,12 +227,15 @@ export class CertificateManager {
     options: { fallback: boolean },
   ) {
     const pinned = this.#entries.get(id);
+    await pinned?.scanned;
+    await this.#readIfConfigured(serverName);
     if (!pinned?.installed) return this.secureContextFor(serverName, { fallback: false });
     const exact = this.#index.matchExact(serverName);
-    if (serverName === undefined || exact === pinned || covers(pinned.names, serverName))
-      return this.#contexts.get(pinned, pinned.installed.load);
-    if (exact?.installed) return this.#contexts.get(exact, exact.installed.load);
-    return options.fallback ? this.#contexts.get(pinned, pinned.installed.load) : undefined;
+    if (serverName === undefined || exact === pinned || covers(pinned.names, serverName)) {
+      return this.#contextOf(pinned);
+    }
+    if (exact) return this.#contextOf(exact);
+    return options.fallback ? this.#contextOf(pinned) : undefined;
   }
 
   /** A `tls.createServer({ SNICallback })` callback; unknown names get the default certificate, if any. */
@@ -222,15 +250,17 @@ export class CertificateManager {
   };
 
   /** Obtains a certificate now, whether due or not (`force`), or only when due or missing. */
-  async renew(
-    id: string,
-    options: { force?: boolean; signal?: AbortSignal } = {},
-  ): Promise<StoredCertificate | undefined> {
+  async renew(id: string, options: { force?: boolean; signal?: AbortSignal } = {}) {
     const entry = this.#entries.get(id);
     if (!entry?.spec) throw new TypeError(`no managed certificate with id ${JSON.stringify(id)}`);
+    await this.#scanEntry(entry);
     const reason = this.#reasonToObtain(entry, options.force === true);
     if (!reason) return undefined;
-    return this.#obtainOnce(entry, reason, options.signal ?? this.#stopping.signal);
+    try {
+      return await this.#obtainOnce(entry, reason, options.signal ?? this.#stopping.signal);
+    } finally {
+      if (this.#started && this.#entries.get(entry.id) === entry) this.#reschedule(entry, true);
+    }
   }
 
   status(): CertificateStatus[] {
@@ -240,8 +270,8 @@ export class CertificateManager {
       managed: entry.spec !== undefined,
       issuer: entry.installed?.issuer,
       serialNumber: entry.installed?.serialNumber,
-      notAfter: entry.installed?.notAfter,
-      nextAttemptAt: entry.nextAttemptAt,
+      notAfter: entry.installed ? new Date(entry.installed.notAfter) : undefined,
+      nextAttemptAt: entry.nextAttemptAt === undefined ? undefined : new Date(entry.nextAttemptAt),
       failures: entry.failures,
       lastError: entry.lastError,
       obtaining: entry.running !== undefined,
@@ -269,25 +299,108 @@ export class CertificateManager {
       isDefault: isDefault ?? spec?.isDefault ?? false,
       installed: undefined,
       replacing: undefined,
+      scanned: undefined,
       failures: 0,
       lastError: undefined,
       nextAttemptAt: undefined,
       running: undefined,
-      wake: new AbortController(),
     };
-    // Indexed (served) only once it has a certificate: until then a replaced entry keeps serving.
+    // Served (indexed) only once it has a certificate: until then a replaced entry keeps serving.
     this.#entries.set(id, entry);
+    if (spec) this.#configured.set(names, entry);
     return entry;
   }
 
-  #loadAndLaunch(entry: Entry): void {
-    this.#loadStored(entry)
-      .catch(() => {
-        // Unreadable storage shows up again, reported, when the schedule tries to obtain.
-      })
-      .finally(() => {
-        if (this.#entries.get(entry.id) === entry && !this.#stopping.signal.aborted) this.#launch(entry);
+  async #scanAll(): Promise<void> {
+    const pending = [...this.#entries.values()];
+    const worker = async () => {
+      for (let entry = pending.shift(); entry; entry = pending.shift()) {
+        if (this.#started) await this.#scanAndSchedule(entry);
+        else await this.#scanEntry(entry);
+      }
+    };
+    await Promise.all(Array.from({ length: SCAN_CONCURRENCY }, worker));
+  }
+
+  async #scanAndSchedule(entry: Entry): Promise<void> {
+    await this.#scanEntry(entry);
+    if (this.#entries.get(entry.id) === entry && entry.spec && !this.#stopping.signal.aborted) {
+      if (!this.#queue.has(entry) && !entry.running) this.#reschedule(entry, false);
+    }
+  }
+
+  /** Reads the stored metadata of one entry once (concurrent callers share the read). */
+  #scanEntry(entry: Entry): Promise<void> {
+    entry.scanned ??= (async () => {
+      const spec = entry.spec;
+      if (!spec || entry.installed) return;
+      const metadata = await entry.store
+        .loadMetadata(spec.issuer.id, entry.names, this.#stopping.signal)
+        .catch(() => undefined); // unreadable storage shows up, reported, when an attempt is made
+      if (!metadata || entry.installed) return;
+      this.#setInstalled(entry, {
+        serialNumber: metadata.serialNumber,
+        notBefore: metadata.notBefore,
+        notAfter: metadata.notAfter,
+        issuer: metadata.issuer,
       });
+      this.events.emit('certificate-installed', {
+        id: entry.id,
+        names: entry.names,
+        serialNumber: metadata.serialNumber,
+        notAfter: new Date(metadata.notAfter),
+        source: 'storage',
+      });
+    })();
+    return entry.scanned;
+  }
+
+  /** A handshake for a configured name whose certificate has not been read yet reads it now. */
+  async #readIfConfigured(serverName: string | undefined): Promise<void> {
+    const configured = this.#configured.matchExact(serverName);
+    if (configured && !configured.installed) await this.#scanEntry(configured);
+  }
+
+  #contextOf(entry: Entry): Promise<SecureContext | undefined> | undefined {
+    const installed = entry.installed;
+    if (!installed) return undefined;
+    if (installed.staticContext) return Promise.resolve(installed.staticContext);
+    return this.#contexts.get(entry, () => this.#loadContext(entry));
+  }
+
+  /** Builds a context from the stored PEMs; a pair that does not match (a torn write) is obtained anew. */
+  async #loadContext(entry: Entry): Promise<SecureContext | undefined> {
+    const spec = entry.spec;
+    if (!spec) return undefined;
+    const pems = await entry.store.loadPems(spec.issuer.id, entry.names, this.#stopping.signal);
+    try {
+      if (pems) return createSecureContext({ cert: pems.fullchainPem, key: pems.privateKeyPem });
+    } catch {
+      // Falls through: the stored certificate and key do not belong together.
+    }
+    if (entry.installed && !entry.running) {
+      entry.installed = undefined;
+      this.#index.delete(entry.names, entry);
+      if (this.#started) this.#reschedule(entry, false);
+    }
+    return undefined;
+  }
+
+  /** Records an installed certificate (from storage or just issued) and makes it serve its names. */
+  #setInstalled(entry: Entry, facts: Omit<Installed, 'dueAt' | 'staticContext'>): void {
+    this.#contexts.delete(entry);
+    entry.installed = { ...facts, dueAt: this.#dueAt(entry.spec, facts) };
+    this.#index.set(entry.names, entry, entry.isDefault);
+    this.#retire(entry);
+  }
+
+  #dueAt(spec: ManagedCertificateSpec | undefined, facts: { notBefore: number; notAfter: number }): number {
+    return renewalDueAt(
+      new Date(facts.notBefore),
+      new Date(facts.notAfter),
+      spec?.renewBeforeMs ?? 0,
+      this.#random,
+    ).getTime();
   }
 
   /** Stops serving what the entry replaced, now that the entry serves. */
@@ -299,84 +412,55 @@ export class CertificateManager {
     this.#contexts.delete(old);
   }
 
-  async #loadStored(entry: Entry): Promise<void> {
-    if (!entry.spec || entry.installed) return;
-    const stored = await entry.store.load(entry.spec.issuer.id, entry.names, this.#stopping.signal);
-    if (stored) this.#install(entry, stored);
-  }
-
   #install(entry: Entry, stored: StoredCertificate): void {
-    const { issuer } = entry.spec ?? {};
-    const keysIssuer = issuer?.id ?? stored.issuerId;
-    const names = entry.names;
-    this.#contexts.delete(entry);
-    entry.installed = {
+    this.#setInstalled(entry, {
       serialNumber: stored.info.serialNumber,
-      notBefore: stored.info.notBefore,
-      notAfter: stored.info.notAfter,
+      notBefore: stored.info.notBefore.getTime(),
+      notAfter: stored.info.notAfter.getTime(),
       issuer: stored.info.issuerCommonName ?? stored.info.issuer,
-      dueAt: renewalDueAt(
-        stored.info.notBefore,
-        stored.info.notAfter,
-        entry.spec?.renewBeforeMs ?? 0,
-        this.#random,
-      ),
-      // Rebuilt from storage when evicted from the cache; the PEMs are not kept in memory.
-      load: async () => {
-        const again = await entry.store.load(keysIssuer, names, this.#stopping.signal);
-        return again ? contextOf(again) : undefined;
-      },
-    };
+    });
     this.#contexts.put(entry, contextOf(stored));
-    this.#index.set(names, entry, entry.isDefault);
-    this.#retire(entry);
     this.events.emit('certificate-installed', {
       id: entry.id,
-      names,
+      names: entry.names,
       serialNumber: stored.info.serialNumber,
       notAfter: stored.info.notAfter,
+      source: 'issued',
     });
   }
 
-  #launch(entry: Entry): void {
-    if (!entry.spec) return;
-    const loop = this.#schedule(entry).finally(() => this.#loops.delete(loop));
-    this.#loops.add(loop);
-  }
-
-  /** One loop per certificate: sleep until its next attempt, obtain, repeat. Ends on stop()/remove(). */
-  async #schedule(entry: Entry): Promise<void> {
-    while (!this.#stopping.signal.aborted && this.#entries.get(entry.id) === entry) {
-      const at = this.#nextAttempt(entry);
-      entry.nextAttemptAt = at;
-      this.events.emit('scheduled', { id: entry.id, names: entry.names, nextAttemptAt: at });
-      try {
-        const delay = at.getTime() - this.#clock.now();
-        if (delay > 0) await this.#clock.sleep(delay, entry.wake.signal);
-      } catch {
-        if (this.#stopping.signal.aborted || this.#entries.get(entry.id) !== entry) return;
-        entry.wake = new AbortController(); // Woken early: recompute the time.
-        continue;
-      }
-      const reason = this.#reasonToObtain(entry, false);
-      if (!reason) continue;
-      await this.#obtainOnce(entry, reason, this.#stopping.signal).catch(() => {
-        // Already recorded and reported by #obtainOnce; the loop computes the retry time.
-      });
+  /** One scheduled attempt: obtain when missing or due, then schedule the next one. */
+  async #attempt(entry: Entry): Promise<void> {
+    if (this.#entries.get(entry.id) !== entry) return;
+    const reason = this.#reasonToObtain(entry, false);
+    try {
+      if (reason) await this.#obtainOnce(entry, reason, this.#stopping.signal);
+    } catch {
+      // Recorded and reported by #obtain; the retry time is computed below.
+    } finally {
+      if (this.#entries.get(entry.id) === entry && !this.#stopping.signal.aborted)
+        this.#reschedule(entry, true);
     }
   }
 
-  #nextAttempt(entry: Entry): Date {
+  #reschedule(entry: Entry, afterAttempt: boolean): void {
     const now = this.#clock.now();
-    if (entry.failures > 0 && entry.nextAttemptAt && entry.nextAttemptAt.getTime() > now)
-      return entry.nextAttemptAt;
-    return entry.installed?.dueAt ?? new Date(now);
+    const retrying = entry.failures > 0 && entry.nextAttemptAt !== undefined && entry.nextAttemptAt > now;
+    const at = retrying ? (entry.nextAttemptAt ?? now) : (entry.installed?.dueAt ?? now);
+    entry.nextAttemptAt = at;
+    this.#queue.schedule(entry, at);
+    this.events.emit('scheduled', {
+      id: entry.id,
+      names: entry.names,
+      nextAttemptAt: new Date(at),
+      afterAttempt,
+    });
   }
 
   #reasonToObtain(entry: Entry, force: boolean): ObtainReason | undefined {
     if (force) return 'forced';
     if (!entry.installed) return 'missing';
-    return entry.installed.dueAt.getTime() <= this.#clock.now() ? 'due' : undefined;
+    return entry.installed.dueAt <= this.#clock.now() ? 'due' : undefined;
   }
 
   /** Obtains for one entry, joining an attempt already in flight instead of starting a second one. */
@@ -406,6 +490,8 @@ export class CertificateManager {
         },
         signal,
       );
+      entry.failures = 0;
+      entry.lastError = undefined;
       if (stored.info.serialNumber !== entry.installed?.serialNumber) {
         this.events.emit('obtained', {
           id: spec.id,
@@ -414,10 +500,6 @@ export class CertificateManager {
           notAfter: stored.info.notAfter,
           issuerId: spec.issuer.id,
         });
-      }
-      entry.failures = 0;
-      entry.lastError = undefined;
-      if (stored.info.serialNumber !== entry.installed?.serialNumber) {
         this.#install(entry, stored);
         await this.#runAfterObtained(entry, spec, stored, signal);
       }
@@ -454,14 +536,15 @@ export class CertificateManager {
       error instanceof TlswardError && 'retryAfter' in error
         ? (error.retryAfter as Date | undefined)
         : undefined;
-    entry.nextAttemptAt = retryAt(this.#clock.now(), entry.failures, this.#retry, retryAfter);
+    const next = retryAt(this.#clock.now(), entry.failures, this.#retry, retryAfter);
+    entry.nextAttemptAt = next.getTime();
     this.events.emit('renewal-failed', {
       id: entry.id,
       names: entry.names,
       error,
       failures: entry.failures,
-      nextAttemptAt: entry.nextAttemptAt,
-      expired: entry.installed !== undefined && entry.installed.notAfter.getTime() <= this.#clock.now(),
+      nextAttemptAt: next,
+      expired: entry.installed !== undefined && entry.installed.notAfter <= this.#clock.now(),
       missing: entry.installed === undefined,
     });
   }

@@ -56,6 +56,39 @@ export class CertificateStore {
     return { ...issued, issuerId, keys, metadata };
   }
 
+  /**
+   * Only metadata.json: enough to schedule and to index a certificate at start-up (one small read instead
+   * of three files and two parses per certificate); the PEMs are read on first use with loadPems().
+   */
+  async loadMetadata(issuerId: string, names: readonly string[], signal: AbortSignal) {
+    const bytes = await this.#storage.get(this.keysFor(issuerId, names).metadata, { signal });
+    if (!bytes) return undefined;
+    try {
+      const metadata = JSON.parse(Buffer.from(bytes).toString('utf8')) as CertificateMetadata;
+      const notBefore = Date.parse(metadata.notBefore);
+      const notAfter = Date.parse(metadata.notAfter);
+      return Number.isNaN(notBefore) || Number.isNaN(notAfter)
+        ? undefined
+        : { ...metadata, notBefore, notAfter };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The served PEMs, as stored; undefined when either is missing. createSecureContext checks they match. */
+  async loadPems(issuerId: string, names: readonly string[], signal: AbortSignal) {
+    const keys = this.keysFor(issuerId, names);
+    const [fullchain, key] = await Promise.all([
+      this.#storage.get(keys.fullchain, { signal }),
+      this.#storage.get(keys.privateKey, { signal }),
+    ]);
+    if (!fullchain || !key) return undefined;
+    return {
+      fullchainPem: Buffer.from(fullchain).toString('utf8'),
+      privateKeyPem: Buffer.from(key).toString('utf8'),
+    };
+  }
+
   /** The stored certificate for exactly these names, or undefined when missing or not whole. */
   async load(
     issuerId: string,

@@ -49,10 +49,17 @@ export interface ManagerEvents {
     /** True when no certificate is served for these names at all. */
     missing: boolean;
   };
-  'certificate-installed': { id: string; names: readonly string[]; serialNumber: string; notAfter: Date };
+  'certificate-installed': {
+    id: string;
+    names: readonly string[];
+    serialNumber: string;
+    notAfter: Date;
+    /** `storage`: found in the cache (at start or on demand); `issued`: just obtained. */
+    source: 'storage' | 'issued';
+  };
   'hook-failed': { id: string; names: readonly string[]; error: Error };
   /** The next attempt of a certificate was (re)computed: after start, each attempt and each change. */
-  scheduled: { id: string; names: readonly string[]; nextAttemptAt: Date };
+  scheduled: { id: string; names: readonly string[]; nextAttemptAt: Date; afterAttempt: boolean };
 }
 
 export interface CertificateStatus {

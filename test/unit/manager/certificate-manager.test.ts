@@ -259,6 +259,40 @@ describe('CertificateManager', () => {
     await manager.stop();
   });
 
+  it('obtains a new certificate when the stored key does not belong to the stored certificate (a torn write)', async () => {
+    const { manager, issuer, storage, clock } = setUp();
+    const now = clock.now();
+    const store = new CertificateStore(storage);
+    const saved = await store.save(
+      issuer.id,
+      await fakeIssuedCertificate(['mail.example.org'], new Date(now - DAY), new Date(now + 80 * DAY)),
+      AbortSignal.timeout(5000),
+    );
+    const stranger = await fakeIssuedCertificate(
+      ['other.example.org'],
+      new Date(now - DAY),
+      new Date(now + DAY),
+    );
+    await storage.put(
+      saved.keys.privateKey,
+      Buffer.from(stranger.privateKey.export({ type: 'pkcs8', format: 'pem' })),
+    );
+    manager.add({ id: 'le', names: ['mail.example.org'], issuer, renewBeforeMs: 30 * DAY });
+    await startAndObtain(manager);
+    assert.equal(issuer.requests.length, 0, 'the metadata alone looks fine');
+    const replaced = nextOutcome(manager);
+    assert.equal(await manager.secureContextFor('mail.example.org', { fallback: false }), undefined);
+    await clock.advance(0);
+    await replaced;
+    assert.equal(
+      issuer.requests.length,
+      1,
+      'the mismatch is noticed on first use and a new certificate obtained',
+    );
+    assert.ok(await manager.secureContextFor('mail.example.org', { fallback: false }));
+    await manager.stop();
+  });
+
   it('chooses by exact name, then wildcard, then the default certificate', async () => {
     const { manager, issuer, clock } = setUp();
     const now = clock.now();
