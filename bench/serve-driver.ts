@@ -159,7 +159,8 @@ async function startTlsward(): Promise<void> {
     config.progressMs && config.progressMs > 0
       ? setInterval(() => report('progress', { installed }), config.progressMs)
       : undefined;
-  await manager.start();
+  await manager.start(); // returns at once: handshakes are served while the cache is read
+  await manager.ready();
   if (progress) clearInterval(progress);
   report('started', { installed, obtaining, failed });
   // Anything the manager does after start (it should do nothing: no certificate is due) shows up here.

@@ -313,8 +313,9 @@ export class CertificateManager {
 
   async #scanAll(): Promise<void> {
     const pending = [...this.#entries.values()];
+    let next = 0; // an index, not shift(): shifting a 100,000-entry array each time is quadratic
     const worker = async () => {
-      for (let entry = pending.shift(); entry; entry = pending.shift()) {
+      for (let entry = pending[next++]; entry; entry = pending[next++]) {
         if (this.#started) await this.#scanAndSchedule(entry);
         else await this.#scanEntry(entry);
       }
