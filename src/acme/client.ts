@@ -33,7 +33,7 @@ export interface PollingPolicy {
   readonly timeoutMs: number;
 }
 
-export const DEFAULT_POLLING: PollingPolicy = { initialDelayMs: 25, maxDelayMs: 5_000, timeoutMs: 180_000 };
+export const DEFAULT_POLLING: PollingPolicy = { initialDelayMs: 10, maxDelayMs: 5_000, timeoutMs: 180_000 };
 
 export interface AcmeClientOptions extends Omit<AcmeHttpOptions, 'onNonce'> {
   readonly directoryUrl: string;

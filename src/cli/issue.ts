@@ -5,7 +5,6 @@ import { resolve } from 'node:path';
 import { nodeFetch } from '../acme/fetch.js';
 import { normalizeDomains } from '../acme/identifiers.js';
 import type { KeyType } from '../crypto/keys.js';
-import { preloadX509Library } from '../crypto/x509-library.js';
 import { AcmeProblemError, ChallengeFailedError, InvalidIdentifierError, TlswardError } from '../errors.js';
 import { AcmeIssuer } from '../issuers/acme-issuer.js';
 import type { IssueProgress } from '../issuers/issuer.js';
@@ -31,7 +30,6 @@ export interface IssueCommandOptions extends ResponderOptions {
 
 export async function runIssue(options: IssueCommandOptions, terminal: Terminal): Promise<number> {
   const names = validate(options);
-  preloadX509Library(); // needed for the challenge certificate and the CSR; load while the CA answers
   const fetch = options.caFile ? nodeFetch({ ca: await readCaFile(options.caFile) }) : undefined;
   const storage = new FileStorage({ root: options.cache });
   const progress = (event: IssueProgress) => {

@@ -1,18 +1,17 @@
 // The `tlsward` command line: parses arguments with commander and maps outcomes to exit codes
-// (0 success, 1 the operation failed, 2 bad usage). Each subcommand lives in its own file.
+// (0 success, 1 the operation failed, 2 bad usage). Each subcommand lives in its own file, loaded only
+// when it runs: `tlsward issue` must not pay for the daemon's modules.
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { KEY_TYPES } from '../crypto/keys.js';
-import { DEFAULT_CACHE } from '../daemon/daemon.js';
-import { LOG_LEVELS } from '../daemon/logger.js';
+import { DEFAULT_CACHE, LOG_LEVELS } from '../daemon/defaults.js';
 import { CHALLENGE_TYPES } from '../solvers/solver.js';
 import { VERSION } from '../version.js';
-import { runCheck } from './check.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './exit-codes.js';
-import { type IssueCommandOptions, runIssue } from './issue.js';
-import { type RenewCommandOptions, runRenew } from './renew.js';
-import { REVOCATION_REASONS, type RevokeCommandOptions, runRevoke } from './revoke.js';
-import { runServe, type ServeCommandOptions } from './serve.js';
-import { runStatus } from './status.js';
+import type { IssueCommandOptions } from './issue.js';
+import type { RenewCommandOptions } from './renew.js';
+import { REVOCATION_REASONS } from './revocation-reasons.js';
+import type { RevokeCommandOptions } from './revoke.js';
+import type { ServeCommandOptions } from './serve.js';
 import { createTerminal, type Terminal } from './terminal.js';
 
 export async function main(argv: readonly string[], terminal: Terminal = createTerminal()): Promise<number> {
@@ -79,6 +78,7 @@ export async function main(argv: readonly string[], terminal: Terminal = createT
     .option('--ca-file <pem>', "PEM file of CA certificates to trust for the directory's HTTPS")
     .option('--json', 'print one JSON object on stdout instead of text')
     .action(async (options: IssueCommandOptions) => {
+      const { runIssue } = await import('./issue.js');
       exitCode = await runIssue(options, terminal);
     });
 
@@ -98,6 +98,7 @@ export async function main(argv: readonly string[], terminal: Terminal = createT
     )
     .option('--drain <seconds>', 'how long open connections may finish at shutdown', parseSeconds, 10)
     .action(async (options: ServeCommandOptions) => {
+      const { runServe } = await import('./serve.js');
       exitCode = await runServe(options, terminal);
     });
 
@@ -106,6 +107,7 @@ export async function main(argv: readonly string[], terminal: Terminal = createT
     .description('validate a configuration file and print every problem with file:line and key')
     .requiredOption('--config <file>', 'TOML configuration')
     .action(async (options: { config: string }) => {
+      const { runCheck } = await import('./check.js');
       exitCode = await runCheck(options, terminal);
     });
 
@@ -116,6 +118,7 @@ export async function main(argv: readonly string[], terminal: Terminal = createT
     .option('--cache <dir>', 'cache folder of providers that set none')
     .option('--json', 'print JSON instead of a table')
     .action(async (options: { config: string; cache?: string; json?: boolean }) => {
+      const { runStatus } = await import('./status.js');
       exitCode = await runStatus(options, terminal);
     });
 
@@ -127,6 +130,7 @@ export async function main(argv: readonly string[], terminal: Terminal = createT
     .option('--domain <name>', 'only the certificate covering this name')
     .option('--force', 'renew even when not due')
     .action(async (options: RenewCommandOptions) => {
+      const { runRenew } = await import('./renew.js');
       exitCode = await runRenew(options, terminal);
     });
 
@@ -149,6 +153,7 @@ export async function main(argv: readonly string[], terminal: Terminal = createT
     )
     .option('--ca-file <pem>', "PEM file of CA certificates to trust for the directory's HTTPS")
     .action(async (options: RevokeCommandOptions) => {
+      const { runRevoke } = await import('./revoke.js');
       exitCode = await runRevoke(options, terminal);
     });
 

@@ -1,7 +1,6 @@
 // `tlsward revoke`: revokes the stored certificate for a set of names at the CA that issued it (RFC 8555
 // section 7.6), signed by the account or, when the CA forgot the account, by the certificate's own key.
 import { readFile } from 'node:fs/promises';
-import type { RevocationReason } from '../acme/client.js';
 import { nodeFetch } from '../acme/fetch.js';
 import { normalizeDomains } from '../acme/identifiers.js';
 import { InvalidIdentifierError } from '../errors.js';
@@ -9,16 +8,10 @@ import { AcmeIssuer } from '../issuers/acme-issuer.js';
 import { CertificateStore } from '../manager/certificate-store.js';
 import { FileStorage } from '../storage/fs.js';
 import { EXIT_FAILURE, EXIT_OK, UsageError } from './exit-codes.js';
+import { REVOCATION_REASONS } from './revocation-reasons.js';
 import type { Terminal } from './terminal.js';
 
-/** RFC 5280 reason codes a subscriber may give, by the names certbot and lego use. */
-export const REVOCATION_REASONS: Record<string, RevocationReason> = {
-  unspecified: 0,
-  keyCompromise: 1,
-  affiliationChanged: 3,
-  superseded: 4,
-  cessationOfOperation: 5,
-};
+export { REVOCATION_REASONS } from './revocation-reasons.js';
 
 export interface RevokeCommandOptions {
   directory: string;

@@ -1,13 +1,31 @@
-// Self-signed X.509 certificates: pkijs lays out the ASN.1, node:crypto signs (via keys.ts), so no
-// WebCrypto key import is needed. Used for the RFC 8737 challenge certificate and for test fixtures.
+// Self-signed X.509 v3 certificates: the RFC 8737 challenge certificate (one per TLS-ALPN-01 challenge)
+// and test fixtures. Laid out with the small DER encoder (der.ts) and signed by node:crypto (keys.ts).
+
 import type { KeyObject } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
-import { subjectAltNameExtension } from './csr.js';
+import {
+  bitString,
+  booleanTrue,
+  type Der,
+  explicit,
+  implicitPrimitive,
+  nullValue,
+  objectIdentifier,
+  octetString,
+  sequence,
+  set,
+  smallInteger,
+  time,
+  unsignedInteger,
+  utf8String,
+} from './der.js';
 import { signX509, subjectPublicKeyInfo, x509SignatureAlgorithm } from './keys.js';
 import { toPem } from './pem.js';
-import { x509Library } from './x509-library.js';
 
 const COMMON_NAME_OID = '2.5.4.3';
+const SUBJECT_ALT_NAME_OID = '2.5.29.17';
+/** GeneralName CHOICE tag of dNSName. */
+const DNS_NAME = 2;
 
 export interface SelfSignedOptions {
   /** The signing key; its public half is the certificate's. */
@@ -31,49 +49,44 @@ export interface RawExtension {
 
 /** Makes and signs the certificate; returns its PEM. */
 export async function createSelfSignedCertificate(options: SelfSignedOptions): Promise<string> {
-  const library = await x509Library();
-  const { asn1js } = library;
-  const { AlgorithmIdentifier, AttributeTypeAndValue, Certificate, Extension, PublicKeyInfo } = library.pkijs;
-  const algorithm = new AlgorithmIdentifier({
-    algorithmId: x509SignatureAlgorithm(options.key).oid,
-    ...(x509SignatureAlgorithm(options.key).nullParameters ? { algorithmParams: new asn1js.Null() } : {}),
-  });
-  const cert = new Certificate();
-  cert.version = 2; // v3, needed for extensions
-  cert.serialNumber = new asn1js.Integer({ valueHex: randomSerial() });
-  cert.signature = algorithm;
-  for (const name of [cert.issuer, cert.subject]) {
-    name.typesAndValues.push(
-      new AttributeTypeAndValue({
-        type: COMMON_NAME_OID,
-        value: new asn1js.Utf8String({ value: options.commonName }),
-      }),
-    );
-  }
-  cert.notBefore.value = options.notBefore;
-  cert.notAfter.value = options.notAfter;
-  cert.subjectPublicKeyInfo = PublicKeyInfo.fromBER(subjectPublicKeyInfo(options.key));
-  cert.extensions = [
-    subjectAltNameExtension(library, options.names),
-    ...(options.extensions ?? []).map(
-      (raw) =>
-        new Extension({
-          extnID: raw.oid,
-          critical: raw.critical,
-          extnValue: Uint8Array.from(raw.value).buffer,
-        }),
-    ),
-  ];
-
-  const tbs = new Uint8Array(cert.encodeTBS().toBER(false));
-  cert.signatureAlgorithm = algorithm;
-  cert.signatureValue = new asn1js.BitString({ valueHex: signX509(tbs, options.key) });
-  // Emit exactly the TBS bytes that were signed, rather than letting pkijs encode them a second time.
-  cert.tbsView = tbs;
-  return toPem('CERTIFICATE', Buffer.from(cert.toSchema(false).toBER(false)));
+  const signature = x509SignatureAlgorithm(options.key);
+  const algorithm = sequence(
+    objectIdentifier(signature.oid),
+    ...(signature.nullParameters ? [nullValue()] : []),
+  );
+  const name = sequence(set(sequence(objectIdentifier(COMMON_NAME_OID), utf8String(options.commonName))));
+  const extensions = [
+    { oid: SUBJECT_ALT_NAME_OID, critical: false, value: subjectAltName(options.names) },
+    ...(options.extensions ?? []),
+  ].map(extension);
+  const tbs = sequence(
+    explicit(0, smallInteger(2)), // v3, needed for extensions
+    unsignedInteger(randomSerial()),
+    algorithm,
+    name,
+    sequence(time(options.notBefore), time(options.notAfter)),
+    name,
+    subjectPublicKeyInfo(options.key),
+    explicit(3, sequence(...extensions)),
+  );
+  const certificate = sequence(tbs, algorithm, bitString(signX509(tbs, options.key)));
+  return toPem('CERTIFICATE', certificate);
 }
 
-/** 16 random bytes with the top bit clear (a positive INTEGER) and a non-zero first byte (minimal DER). */
+/** The subjectAltName extension's value: the names as dNSName GeneralNames. */
+export function subjectAltName(names: readonly string[]): Der {
+  return sequence(...names.map((dnsName) => implicitPrimitive(DNS_NAME, Buffer.from(dnsName, 'ascii'))));
+}
+
+function extension(raw: RawExtension): Der {
+  return sequence(
+    objectIdentifier(raw.oid),
+    ...(raw.critical ? [booleanTrue()] : []),
+    octetString(raw.value),
+  );
+}
+
+/** 16 random bytes with the top bit clear: a positive serial of at most 20 octets, as RFC 5280 wants. */
 function randomSerial(): Uint8Array {
   const serial = randomBytes(16);
   serial[0] = (serial[0]! & 0x7f) | 0x01;

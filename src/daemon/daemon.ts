@@ -12,6 +12,7 @@ import {
   type ListenerConfig,
   unservedListeners,
 } from './config/model.js';
+import { DEFAULT_CACHE } from './defaults.js';
 import { managedSpec } from './deliver.js';
 import { type RunningListener, startListener } from './listeners.js';
 import type { Logger } from './logger.js';
@@ -19,7 +20,7 @@ import { OnDemandPort } from './on-demand-port.js';
 import { buildProvider, type Provider } from './providers.js';
 import { saveCertificateState } from './state.js';
 
-export const DEFAULT_CACHE = '/var/lib/tlsward';
+export { DEFAULT_CACHE } from './defaults.js';
 
 export interface DaemonOptions {
   readonly logger: Logger;

@@ -3,11 +3,11 @@
 // paths are redacted in case an object carrying one is logged by mistake.
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
+import type { LogLevel } from './defaults.js';
 
 export type { Logger } from 'pino';
 
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export { LOG_LEVELS, type LogLevel } from './defaults.js';
 
 const REDACTED_PATHS = [
   'secret',

@@ -1,14 +1,9 @@
 // Certificates for unit tests: self-signed, with the names and validity a test asks for.
-
 import type { KeyObject } from 'node:crypto';
 import { parseCertificate, splitPemChain } from '../../../src/crypto/certificate.js';
 import { generatePrivateKey } from '../../../src/crypto/keys.js';
 import { createSelfSignedCertificate } from '../../../src/crypto/self-signed.js';
-import { x509Library } from '../../../src/crypto/x509-library.js';
 import type { IssuedCertificate } from '../../../src/issuers/issuer.js';
-
-// Loaded up front: a first load does real file I/O, which tests driven by a manual clock cannot wait for.
-await x509Library();
 
 export async function fakeIssuedCertificate(
   names: readonly string[],
