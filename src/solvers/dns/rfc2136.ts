@@ -66,40 +66,36 @@ export class Rfc2136Provider implements DnsProvider {
   }
 
   async addTxt(record: TxtRecord, signal: AbortSignal): Promise<void> {
-    const zone = await this.zoneFor(record, signal);
-    const update: ResourceRecord = {
-      name: record.name,
-      type: RRType.TXT,
-      class: RRClass.IN,
-      ttl: record.ttl ?? this.#ttl,
-      data: { kind: 'TXT', strings: txtStrings(record.value) },
-    };
-    await this.#client.update(
-      this.server,
-      zone,
-      [update],
-      this.#key,
-      { action: `adding TXT "${record.value}" at ${record.name}`, record: `TXT ${record.name}` },
-      signal,
-    );
+    await this.#update(record, 'add', signal);
   }
 
   async removeTxt(record: TxtRecord, signal: AbortSignal): Promise<void> {
+    await this.#update(record, 'remove', signal);
+  }
+
+  /**
+   * One UPDATE with one RR. Adding uses class IN; removing uses class NONE with TTL 0, which deletes
+   * exactly this value (RFC 2136 section 2.5.4) and is a no-op when it is absent.
+   */
+  async #update(record: TxtRecord, change: 'add' | 'remove', signal: AbortSignal): Promise<void> {
     const zone = await this.zoneFor(record, signal);
-    // RFC 2136 section 2.5.4: class NONE and TTL 0 delete this one RR; deleting an absent RR is a no-op.
-    const update: ResourceRecord = {
+    const add = change === 'add';
+    const rr: ResourceRecord = {
       name: record.name,
       type: RRType.TXT,
-      class: RRClass.NONE,
-      ttl: 0,
+      class: add ? RRClass.IN : RRClass.NONE,
+      ttl: add ? (record.ttl ?? this.#ttl) : 0,
       data: { kind: 'TXT', strings: txtStrings(record.value) },
     };
     await this.#client.update(
       this.server,
       zone,
-      [update],
+      [rr],
       this.#key,
-      { action: `removing TXT "${record.value}" at ${record.name}`, record: `TXT ${record.name}` },
+      {
+        action: `${add ? 'adding' : 'removing'} TXT "${record.value}" at ${record.name}`,
+        record: `TXT ${record.name}`,
+      },
       signal,
     );
   }
