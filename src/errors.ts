@@ -8,6 +8,8 @@ export type ErrorCode =
   | 'TIMEOUT'
   | 'CHALLENGE_UNSUPPORTED'
   | 'CHALLENGE_FAILED'
+  /** A DNS server or DNS provider refused or failed a DNS-01 step (update, lookup, propagation). */
+  | 'DNS'
   | 'INVALID_IDENTIFIER'
   | 'STORAGE'
   | 'LOCK'

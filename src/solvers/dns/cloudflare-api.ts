@@ -74,7 +74,7 @@ export class CloudflareError extends TlswardError {
       kind === 'timeout' ||
       // A 5xx whose body is an HTML page from a proxy is as passing as one in Cloudflare's envelope.
       ((kind === 'api' || kind === 'protocol') && status !== undefined && (status === 429 || status >= 500));
-    const code = kind === 'network' ? 'NETWORK' : kind === 'timeout' ? 'TIMEOUT' : 'CHALLENGE_FAILED';
+    const code = kind === 'network' ? 'NETWORK' : kind === 'timeout' ? 'TIMEOUT' : 'DNS';
     super(code, message, { retryable, cause: details.cause });
     this.kind = kind;
     this.status = status;

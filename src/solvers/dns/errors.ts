@@ -1,6 +1,6 @@
 // Typed errors for DNS work (queries, RFC 2136 updates, TSIG, propagation checks). Every message names
 // the server, the zone and the record involved so an operator can act on it; none ever holds a secret.
-// The codes reuse the existing ErrorCode union (a dedicated 'DNS' code is proposed to the lead).
+// Code 'DNS', except where a timeout (also of propagation) or an unreachable server is what happened.
 import { TlswardError } from '../../errors.js';
 
 export type DnsErrorKind =
@@ -43,11 +43,7 @@ export class DnsError extends TlswardError {
 
   constructor(kind: DnsErrorKind, message: string, details: DnsErrorDetails = {}) {
     const code =
-      kind === 'timeout' || kind === 'propagation'
-        ? 'TIMEOUT'
-        : kind === 'network'
-          ? 'NETWORK'
-          : 'CHALLENGE_FAILED';
+      kind === 'timeout' || kind === 'propagation' ? 'TIMEOUT' : kind === 'network' ? 'NETWORK' : 'DNS';
     super(code, message, {
       retryable: RETRYABLE_KINDS.has(kind) || RETRYABLE_RCODES.has(details.rcode ?? ''),
       cause: details.cause,

@@ -64,7 +64,7 @@ export class ExecProviderError extends TlswardError {
       cause?: unknown;
     },
   ) {
-    super(failure === 'timeout' ? 'TIMEOUT' : 'CHALLENGE_FAILED', message, {
+    super(failure === 'timeout' ? 'TIMEOUT' : 'DNS', message, {
       // A hung hook may well be a passing network problem; a failing one needs a person to look.
       retryable: failure === 'timeout',
       cause: details.cause,

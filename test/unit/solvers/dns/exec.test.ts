@@ -117,7 +117,7 @@ describe('ExecProvider', () => {
     assert.equal(error.record, 'TXT _acme-challenge.example.org.');
     assert.equal(error.program, NODE);
     assert.equal(error.retryable, false);
-    assert.equal(error.code, 'CHALLENGE_FAILED');
+    assert.equal(error.code, 'DNS');
     assert.match(
       error.message,
       /exec hook .* present _acme-challenge\.example\.org\. "val" failed: exit status 3/,
