@@ -97,6 +97,11 @@ export async function main(argv: readonly string[], terminal: Terminal = createT
       ]),
     )
     .option('--drain <seconds>', 'how long open connections may finish at shutdown', parseSeconds, 10)
+    .option(
+      '--context-cache <n>',
+      'TLS contexts kept built, ~21 KB each; the rest are rebuilt from the cache on use (default 10000)',
+      parseCount,
+    )
     .action(async (options: ServeCommandOptions) => {
       const { runServe } = await import('./serve.js');
       exitCode = await runServe(options, terminal);
@@ -183,6 +188,13 @@ function parsePort(value: string): number {
     throw new InvalidArgumentError('must be a port number from 1 to 65535');
   }
   return port;
+}
+
+function parseCount(value: string): number {
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < 1)
+    throw new InvalidArgumentError('must be a whole number of at least 1');
+  return count;
 }
 
 function parseSeconds(value: string): number {

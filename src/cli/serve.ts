@@ -13,6 +13,7 @@ export interface ServeCommandOptions {
   logLevel: LogLevel;
   logFormat?: 'json' | 'pretty';
   drain: number;
+  contextCache?: number;
 }
 
 export async function runServe(options: ServeCommandOptions, terminal: Terminal): Promise<number> {
@@ -25,6 +26,7 @@ export async function runServe(options: ServeCommandOptions, terminal: Terminal)
     logger,
     defaultCache: options.cache ?? DEFAULT_CACHE,
     drainMs: options.drain * 1000,
+    ...(options.contextCache ? { contextCacheSize: options.contextCache } : {}),
   });
   logger.info({ config: config.file, pid: process.pid }, 'tlsward is running');
 

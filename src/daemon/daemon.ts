@@ -28,6 +28,8 @@ export interface DaemonOptions {
   readonly defaultCache?: string;
   /** How long open connections may finish when a listener closes. */
   readonly drainMs?: number;
+  /** How many SecureContexts stay built (~21 KB each); default the manager's (10,000). */
+  readonly contextCacheSize?: number;
 }
 
 const STATIC_PREFIX = 'certificate:';
@@ -48,7 +50,10 @@ export class Daemon {
     this.#config = config;
     this.#options = options;
     this.#log = options.logger;
-    this.manager = new CertificateManager({ storage: this.#storageFor(undefined) });
+    this.manager = new CertificateManager({
+      storage: this.#storageFor(undefined),
+      ...(options.contextCacheSize ? { contextCacheSize: options.contextCacheSize } : {}),
+    });
     this.#logManagerEvents();
   }
 
