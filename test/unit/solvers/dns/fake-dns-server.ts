@@ -28,7 +28,21 @@ export interface FakeDnsServer {
   close(): Promise<void>;
 }
 
+/**
+ * Starts a server answering on one port over UDP and TCP. The UDP port comes from the kernel; the same
+ * TCP port may be taken by an unrelated connection, so that case is retried on a new port.
+ */
 export async function startFakeDnsServer(handler: Handler): Promise<FakeDnsServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnPort(handler);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 10) throw error;
+    }
+  }
+}
+
+async function startOnPort(handler: Handler): Promise<FakeDnsServer> {
   const requests: FakeDnsServer['requests'] = [];
   const udp = dgram.createSocket('udp4');
   const tcp = net.createServer();
@@ -66,7 +80,10 @@ export async function startFakeDnsServer(handler: Handler): Promise<FakeDnsServe
   await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
   const port = udp.address().port;
   await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
+    tcp.once('error', (error) => {
+      udp.close();
+      reject(error);
+    });
     tcp.listen(port, '127.0.0.1', resolve);
   });
   return {
