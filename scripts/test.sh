@@ -15,9 +15,12 @@ mapfile -t unit < <(find test/unit -name '*.test.ts' | sort)
 mapfile -t integration < <(find test/integration -name '*.test.ts' | sort)
 
 echo "== unit tests (${#unit[@]} files)"
-node --import tsx --test --test-reporter=spec "${unit[@]}"
+# --test-force-exit and --test-timeout: a test that leaves a handle open or hangs fails the run instead of
+# holding it until CI's own limit.
+node --import tsx --test --test-force-exit --test-timeout=120000 --test-reporter=spec "${unit[@]}"
 
 echo "== integration tests (${#integration[@]} files)"
 if [ "${#integration[@]}" -gt 0 ]; then
-  node --import tsx --test --test-concurrency=1 --test-reporter=spec "${integration[@]}"
+  node --import tsx --test --test-concurrency=1 --test-force-exit --test-timeout=300000 --test-reporter=spec \
+    "${integration[@]}"
 fi
