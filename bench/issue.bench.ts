@@ -19,7 +19,7 @@ import {
   type TlswardResult,
   type UacmeResult,
 } from './peers.js';
-import { killLiveChildren, round, secs, versionOf } from './support.js';
+import { errorText, killLiveChildren, phase, round, secs, versionOf } from './support.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = join(root, 'bin', 'tlsward.js');
@@ -46,21 +46,6 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     killLiveChildren();
     process.exit(130); // the harness's exit hook SIGKILLs Pebble and challtestsrv and removes temp folders
   });
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? (error.stack ?? error.message) : String(error);
-}
-
-/** Runs one phase; a crash is reported and the benchmark goes on with the next phase. */
-async function phase<T>(title: string, body: () => Promise<T>): Promise<T | undefined> {
-  console.log(`\n== ${title}`);
-  try {
-    return await body();
-  } catch (error) {
-    console.log(`  PHASE FAILED: ${errorText(error)}`);
-    return undefined;
-  }
 }
 
 function seriesJson(result: SeriesResult | undefined) {

@@ -38,6 +38,7 @@ import {
   startEchoServer,
   summarizeProfile,
 } from './serve-support.js';
+import { errorText, phase as runPhase } from './support.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const DAY_MS = 86_400_000;
@@ -89,21 +90,11 @@ const r3 = (v: number | undefined) =>
   v === undefined || !Number.isFinite(v) ? null : Math.round(v * 1000) / 1000;
 const fmt = (v: number | undefined) => (v === undefined ? 'n/a' : v.toFixed(2));
 
-function errorText(error: unknown): string {
-  return error instanceof Error ? (error.stack ?? error.message) : String(error);
-}
-
 let failures = 0;
-async function phase<T>(title: string, body: () => Promise<T>): Promise<T | undefined> {
-  console.log(`\n== ${title}`);
-  try {
-    return await body();
-  } catch (error) {
-    console.log(`  PHASE FAILED: ${errorText(error)}`);
+const phase = <T>(title: string, body: () => Promise<T>) =>
+  runPhase(title, body, () => {
     failures++;
-    return undefined;
-  }
-}
+  });
 
 /** Where the cache goes: BENCH_SERVE_DIR, else /dev/shm when it holds the cache with room to spare. */
 function scratchParent(count: number): string {

@@ -216,3 +216,23 @@ export function processCpuSeconds(pid: number): number | undefined {
     return undefined;
   }
 }
+
+export function errorText(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
+/** Runs one phase of a benchmark; a crash is reported (and counted by `onFailure`) and the next phase runs. */
+export async function phase<T>(
+  title: string,
+  body: () => Promise<T>,
+  onFailure: () => void = () => {},
+): Promise<T | undefined> {
+  console.log(`\n== ${title}`);
+  try {
+    return await body();
+  } catch (error) {
+    console.log(`  PHASE FAILED: ${errorText(error)}`);
+    onFailure();
+    return undefined;
+  }
+}
