@@ -1,6 +1,7 @@
 // HTTP-01 (RFC 8555 section 8.3): the solver puts the key authorization for a token in an in-memory
 // registry; an HTTP handler (server/http-challenge.ts) answers GET /.well-known/acme-challenge/<token>
 // from it. This file knows nothing about sockets.
+import { PendingAnswers } from './pending-answers.js';
 import type { ChallengeSolver, PendingChallenge } from './solver.js';
 
 /**
@@ -29,14 +30,14 @@ export interface HttpChallengeLookup {
  * solver(s) and the handler.
  */
 export class HttpChallenges implements HttpChallengeLookup {
-  readonly #entries = new Map<string, string>();
+  readonly #answers = new PendingAnswers<string>();
 
   get(token: string): string | undefined {
-    return this.#entries.get(token);
+    return this.#answers.get(token);
   }
 
   has(token: string): boolean {
-    return this.#entries.has(token);
+    return this.#answers.has(token);
   }
 
   /** Registers the answer for `token`, replacing any earlier one (a retried present of the same challenge). */
@@ -44,27 +45,21 @@ export class HttpChallenges implements HttpChallengeLookup {
     if (!isValidHttpChallengeToken(token)) {
       throw new TypeError(`an HTTP-01 token must be base64url, got ${JSON.stringify(token.slice(0, 100))}`);
     }
-    this.#entries.set(token, keyAuthorization);
+    this.#answers.set(token, keyAuthorization, keyAuthorization);
   }
 
-  /**
-   * Removes the answer for `token`. With `keyAuthorization`, only if it is still that answer, so a late
-   * cleanup cannot remove an entry someone else registered since. Returns whether it removed.
-   */
+  /** Removes the answer for `token`; with `keyAuthorization`, only if it is still that answer. */
   delete(token: string, keyAuthorization?: string): boolean {
-    const current = this.#entries.get(token);
-    if (current === undefined || (keyAuthorization !== undefined && current !== keyAuthorization))
-      return false;
-    return this.#entries.delete(token);
+    return this.#answers.delete(token, keyAuthorization);
   }
 
   /** The tokens with a pending answer (for diagnostics). */
   tokens(): string[] {
-    return [...this.#entries.keys()];
+    return this.#answers.keys();
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.#answers.size;
   }
 }
 

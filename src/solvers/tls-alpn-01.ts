@@ -3,17 +3,12 @@
 // connects with ALPN "acme-tls/1". This file knows nothing about sockets.
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { createChallengeCertificate } from '../crypto/challenge-cert.js';
+import { PendingAnswers } from './pending-answers.js';
 import type { ChallengeSolver, PendingChallenge } from './solver.js';
 
 /** What the listener needs: the answer for a name, or undefined when nothing is pending for it. */
 export interface TlsAlpnChallengeLookup {
   get(domain: string): SecureContext | undefined;
-}
-
-interface Entry {
-  /** The key authorization this entry answers; cleanup removes only its own entry. */
-  readonly keyAuthorization: string;
-  readonly context: SecureContext;
 }
 
 /** Names are compared as the parser reports SNI: lowercase, without a trailing dot. */
@@ -26,43 +21,33 @@ function normalize(domain: string): string {
  * has an entry only between present() and cleanup(). One instance is shared by the solver and listener.
  */
 export class TlsAlpnChallenges implements TlsAlpnChallengeLookup {
-  readonly #entries = new Map<string, Entry>();
+  readonly #answers = new PendingAnswers<SecureContext>();
 
   get(domain: string): SecureContext | undefined {
-    return this.#entries.get(normalize(domain))?.context;
+    return this.#answers.get(normalize(domain));
   }
 
   has(domain: string): boolean {
-    return this.#entries.has(normalize(domain));
+    return this.#answers.has(normalize(domain));
   }
 
-  /**
-   * Registers the answer for `domain`, replacing any earlier one: only one certificate can be shown
-   * for a name, and the newest challenge is the one the CA is about to check.
-   */
+  /** Registers the answer for `domain`, replacing any earlier one: only one certificate can be shown per name. */
   set(domain: string, keyAuthorization: string, context: SecureContext): void {
-    this.#entries.set(normalize(domain), { keyAuthorization, context });
+    this.#answers.set(normalize(domain), keyAuthorization, context);
   }
 
-  /**
-   * Removes the answer for `domain`. With `keyAuthorization`, only if it is still that challenge's
-   * answer, so a late cleanup of an older challenge cannot remove a newer one. Returns whether it removed.
-   */
+  /** Removes the answer for `domain`; with `keyAuthorization`, only if it is still that challenge's. */
   delete(domain: string, keyAuthorization?: string): boolean {
-    const key = normalize(domain);
-    const entry = this.#entries.get(key);
-    if (!entry || (keyAuthorization !== undefined && entry.keyAuthorization !== keyAuthorization))
-      return false;
-    return this.#entries.delete(key);
+    return this.#answers.delete(normalize(domain), keyAuthorization);
   }
 
   /** The names with a pending answer (for diagnostics). */
   domains(): string[] {
-    return [...this.#entries.keys()];
+    return this.#answers.keys();
   }
 
   get size(): number {
-    return this.#entries.size;
+    return this.#answers.size;
   }
 }
 
