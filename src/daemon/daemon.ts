@@ -260,7 +260,7 @@ export class Daemon {
       } else {
         this.#log.warn(fields, 'renewal failed; the current certificate keeps serving');
       }
-      persist(e.id);
+      // The state (failures, last error, next attempt) is saved by the 'scheduled' event that follows.
     });
     events.on('hook-failed', (e: ManagerEvents['hook-failed']) =>
       this.#log.warn({ provider: e.id, error: e.error.message }, 'export or reload hook failed'),
