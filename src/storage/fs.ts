@@ -2,10 +2,10 @@
 // A key is a file below the root; writes go to a temporary file that is synced and renamed over the
 // target, so a reader sees the old value or the new one. Everything is private to the owner (files 0600,
 // folders 0700), because the cache holds private keys. Locks are lease files in <root>/.locks (fs-lock.ts).
-import { chmod, mkdir, open, readdir, readFile, rmdir, stat, unlink } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { LockError, StorageError } from '../errors.js';
-import { writeFileAtomic } from '../util/atomic-file.js';
+import { syncFolder, writeFileAtomic } from '../util/atomic-file.js';
 import { errno, LockFiles, tempName } from './fs-lock.js';
 import { assertKey, assertPrefix, isSafeName } from './keys.js';
 import { acquireWithBackoff, lockTtl } from './lease.js';
@@ -31,19 +31,6 @@ function storageError(action: string, key: string, err: unknown): StorageError {
     retryable: RETRYABLE_ERRNO.has(errno(err) ?? ''),
     cause: err,
   });
-}
-
-/** Makes a directory entry durable (the rename or unlink in it); not possible on every platform. */
-async function syncDir(dir: string): Promise<void> {
-  let handle: Awaited<ReturnType<typeof open>> | undefined;
-  try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch (err) {
-    if (!['EISDIR', 'EPERM', 'EINVAL', 'EBADF', 'EACCES'].includes(errno(err) ?? '')) throw err;
-  } finally {
-    await handle?.close();
-  }
 }
 
 export class FileStorage implements Storage {
@@ -115,7 +102,7 @@ export class FileStorage implements Storage {
       throw storageError('delete', key, err);
     }
     try {
-      await syncDir(dirname(path));
+      await syncFolder(dirname(path));
     } catch (err) {
       throw storageError('delete', key, err);
     }

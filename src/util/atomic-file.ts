@@ -34,10 +34,19 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string, o
     await unlink(temp).catch(() => {});
     throw error;
   }
-  const dir = await open(folder, 'r');
+  await syncFolder(folder);
+}
+
+/** Makes a folder entry durable (a rename or unlink in it); some platforms cannot, which is tolerated. */
+export async function syncFolder(folder: string): Promise<void> {
+  let handle: Awaited<ReturnType<typeof open>> | undefined;
   try {
-    await dir.sync();
+    handle = await open(folder, 'r');
+    await handle.sync();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? '';
+    if (!['EISDIR', 'EPERM', 'EINVAL', 'EBADF', 'EACCES'].includes(code)) throw error;
   } finally {
-    await dir.close();
+    await handle?.close();
   }
 }
